@@ -1,0 +1,211 @@
+# Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
+"""``glancing SOURCE``: import one image into Glance, verified in one streaming pass."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Dict, List, Optional, Sequence
+
+from glancing import __version__, errors
+from glancing.cli import common
+from glancing.errors import UsageError
+from glancing.fetch import HttpSettings, new_session, read_small
+from glancing.model import ImageSpec
+from glancing.pipeline import ImportOptions, ImportResult, import_image
+from glancing.publish.auth import register_arguments
+from glancing.sources import resolve
+from glancing.sources.plain import file_name, is_url
+from glancing.verify import digests as _digests
+
+log = logging.getLogger("glancing")
+
+DESCRIPTION = """\
+Import one virtual-machine image into OpenStack Glance.
+
+SOURCE is a local image file, an http(s):// or file:// URL, a local StratusLab
+record (RDF/XML or RDF/JSON), a 27-character StratusLab marketplace ID, or, with
+-c LIST, the identifier of an image in a HEPiX image list.
+
+The image is read once: size and every expected digest are computed in that one
+read while the data streams to Glance. The new image is uploaded hidden under a
+temporary name; it gets its name and visibility only after its digests, and
+Glance's own checksum and os_hash_value, match. An image of the same name is then
+retired, never deleted: renamed "NAME (VERSION or DATE)", hidden (os_hidden),
+tagged glancing-backup, still active."""
+
+EPILOG = f"""\
+which bytes the digests describe:
+  -s, --digest and -S describe the file or download AS GIVEN (compressed or not).
+  StratusLab records: slreq:bytes and the checksums describe the UNCOMPRESSED image.
+  HEPiX lists: hv:size and sl:checksum:sha512 describe the file AS DOWNLOADED.
+  Compressed input (gzip, bzip2, xz, zip with one member; told by magic bytes, not
+  the name) is decompressed on the fly before the upload. Every expected digest
+  must match, and the size when known; -f uploads anyway, and says so loudly.
+
+the disk format is detected from the content by qemu-img; --disk-format must agree
+unless -f.
+
+{errors.EXIT_CODES_HELP}
+
+examples:
+  glancing -s SHA256HEX https://example.org/images/debian-12.qcow2
+  glancing -S SHA512SUMS -n "Debian 12" --visibility public debian-12.qcow2.xz
+  glancing -d LHfKVPoHcv4oMirHU0KuOQc-TvI          (check a marketplace image, touch nothing)
+"""
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="glancing", usage="glancing [options] SOURCE", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", nargs="?", metavar="SOURCE", help="image path, URL, record file or marketplace ID")
+    p.add_argument("--version", action="version", version=f"glancing {__version__}")
+    run = p.add_argument_group("what to do")
+    run.add_argument("-d", "--dry-run", action="store_true", help="do everything but talk to Glance")
+    run.add_argument("-f", "--force", action="store_true",
+                     help="upload even if the size, a digest or the format does not match (reported loudly)")
+    run.add_argument("-n", "--name", help="image name in Glance (default: the record's title, else the file name)")
+    run.add_argument("-b", "--backup-dir", default=os.environ.get("GLANCING_BACKUP_DIR"), metavar="DIR",
+                     help="download the image being replaced to DIR (0700) before retiring it "
+                          "[$GLANCING_BACKUP_DIR]")
+    run.add_argument("-k", "--keep-temps", action="store_true",
+                     help="keep a copy of the downloaded bytes in $TMPDIR (for inspection)")
+    ver = p.add_argument_group("verification")
+    ver.add_argument("-s", "--sums", action="append", default=[], metavar="HEX[:HEX...]",
+                     help="expected digests, colon-separated; md5/sha1/sha224/sha256/sha384/sha512 told by length")
+    ver.add_argument("--digest", action="append", default=[], metavar="ALG:HEX",
+                     help="an expected digest with its algorithm named (any hashlib one, e.g. sha3_256, blake2b)")
+    ver.add_argument("-S", "--sums-files", action="extend", nargs="+", default=[], metavar="FILE",
+                     help="SUMS files (path or URL; GNU or BSD format) that list the image's file name")
+    ver.add_argument("-D", "--no-checksum", action="store_true", help="skip digest checks (the size is still checked)")
+    ver.add_argument("--allow-unverified", action="store_true",
+                     help="accept a remote image that no digest describes")
+    img = p.add_argument_group("image in Glance")
+    img.add_argument("--disk-format", help="expected disk format (default: what qemu-img detects)")
+    img.add_argument("--container-format", default="bare", help="container format (default: bare)")
+    img.add_argument("--visibility", choices=("private", "shared", "community", "public"),
+                     help="visibility (default: that of the image replaced, else private)")
+    img.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
+                     help="extra image property (repeatable)")
+    out = p.add_argument_group("output")
+    out.add_argument("-v", "--verbose", action="store_true", help="debug messages and tracebacks")
+    out.add_argument("-q", "--quiet", action="store_true", help="errors only (for cron)")
+    out.add_argument("--json", action="store_true", help="print one JSON result object on stdout")
+    register_arguments(p, argv)
+    return p
+
+
+def _properties(items: List[str]) -> Dict[str, str]:
+    props: Dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--property {item!r}: expected KEY=VALUE")
+        props[key.strip()] = value
+    return props
+
+
+def inline_digests(args: argparse.Namespace) -> Dict[str, str]:
+    """-s and --digest merged; the same algorithm with two values is a usage error."""
+    found: Dict[str, str] = {}
+    for text in args.sums:
+        for alg, value in _digests.parse_sums_option(text).items():
+            _digests.add_expected(found, alg, value, "-s")
+    for text in args.digest:
+        alg, value = _digests.parse_digest_option(text)
+        _digests.add_expected(found, alg, value, "--digest")
+    return found
+
+
+def sums_file_digests(args: argparse.Namespace, image_file: str, found: Dict[str, str]) -> Dict[str, str]:
+    """``found`` plus what each -S file lists for ``image_file`` (each file must list it)."""
+    found = dict(found)
+    for sums in args.sums_files:
+        data = read_small(sums, new_session(), HttpSettings(), limit=16 << 20)
+        listed = _digests.parse_sums_file(data.decode("utf-8", "replace"), image_file, sums)
+        for alg, value in listed.items():
+            _digests.add_expected(found, alg, value, sums)
+    return found
+
+
+def _options(args: argparse.Namespace, progress: Optional[common.Progress]) -> ImportOptions:
+    return ImportOptions(
+        name=args.name, dry_run=args.dry_run, force=args.force, check_digests=not args.no_checksum,
+        keep_temps=args.keep_temps, backup_dir=args.backup_dir, disk_format=args.disk_format,
+        container_format=args.container_format, visibility=args.visibility,
+        properties=_properties(args.property), allow_unverified=args.allow_unverified, progress=progress)
+
+
+def _report(result: ImportResult, as_json: bool) -> None:
+    if as_json:
+        common.print_json(result.as_json())
+        return
+    checked = ", ".join(result.flow.verified) or "nothing"
+    if result.dry_run:
+        print(f"dry run: {result.name}: {result.disk_format}, {result.size} bytes, verified: {checked}")
+        return
+    print(f"imported {result.name} as {result.image_id}: {result.disk_format}, {result.size} bytes, "
+          f"verified: {checked}")
+    for old in result.retired:
+        print(f"retired {old['id']} ({old['name']}) as a hidden backup")
+
+
+def _import(args: argparse.Namespace) -> int:
+    if not args.source:
+        raise UsageError("SOURCE is required (see glancing --help)")
+    if args.dry_run and args.force:
+        raise UsageError("-d and -f cannot be used together")
+    inline = inline_digests(args)  # usage errors first, before any I/O
+    spec: ImageSpec = resolve(args.source, args)
+    spec = _merge(spec, sums_file_digests(args, file_name(spec.source), inline))
+    store = None
+    if not args.dry_run:
+        from glancing.publish.auth import glance_client
+        from glancing.publish.glance import GlanceStore
+
+        store = GlanceStore(glance_client(args))
+    progress = common.Progress() if common.want_progress(args) else None
+    try:
+        result = import_image(spec, _options(args, progress), store)
+    finally:
+        if progress:
+            progress.finish()
+    if result.flow.forced:
+        log.error("FORCED: imported although %s did not match", ", ".join(result.flow.forced))
+    _report(result, args.json)
+    return 0
+
+
+def _merge(spec: ImageSpec, user: Dict[str, str]) -> ImageSpec:
+    """Add the user's digests to what the source promises; they must describe the same bytes."""
+    if not user:
+        return spec
+    from dataclasses import replace
+
+    from glancing.model import DigestScope
+
+    if spec.expected.scope is not DigestScope.AS_GIVEN:
+        raise UsageError("-s/--digest/-S describe the bytes as given; this source's digests describe the "
+                         "uncompressed image: they cannot be combined")
+    merged = dict(spec.expected.digests)
+    for alg, value in user.items():
+        _digests.add_expected(merged, alg, value, "the command line and the source")
+    return replace(spec, expected=replace(spec.expected, digests=merged))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if args.sums_files and not args.source and len(args.sums_files) > 1:
+        # `-S A B SOURCE` (the 2016 habit): argparse gives SOURCE to -S.
+        args.source = args.sums_files.pop()
+    common.setup_logging("glancing", args.verbose, args.quiet)
+    return common.run("glancing", lambda: _import(args), args.verbose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

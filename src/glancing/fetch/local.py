@@ -1,0 +1,45 @@
+# Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
+"""Reading a local file as a stream of chunks."""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import BinaryIO, Iterator, Optional
+
+from glancing.errors import SourceError
+from glancing.fetch.base import CHUNK_SIZE
+
+
+class LocalStream:
+    """A regular local file (or block device), read once in CHUNK_SIZE pieces."""
+
+    def __init__(self, path: str) -> None:
+        self.url = path
+        self.name = os.path.basename(path.rstrip("/"))
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as e:
+            raise SourceError(f"cannot open {path}: {e.strerror}") from e
+        info = os.fstat(fd)
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISBLK(info.st_mode)):
+            os.close(fd)
+            raise SourceError(f"{path} is not a regular file")
+        self._file: Optional[BinaryIO] = os.fdopen(fd, "rb", buffering=0)
+        self.size: Optional[int] = info.st_size if stat.S_ISREG(info.st_mode) else None
+
+    def chunks(self) -> Iterator[bytes]:
+        assert self._file is not None, "stream already closed"
+        try:
+            while True:
+                chunk = self._file.read(CHUNK_SIZE)
+                if not chunk:
+                    return
+                yield chunk
+        except OSError as e:
+            raise SourceError(f"cannot read {self.url}: {e.strerror}") from e
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,259 @@
+# Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
+"""import_image(): fetch -> verify -> transform -> publish -> retire, for one ImageSpec.
+
+Both CLIs call this one function. The order is the safety argument:
+
+1. the new image is uploaded hidden, under a temporary name, private;
+2. the stream's own verdict (size, every digest, identifier) ends the upload: a bad image never
+   becomes active;
+3. Glance's own checksum and os_hash_value must equal what we computed on the bytes we sent;
+4. only then does it get its name and visibility, and only after that is the old image retired
+   (renamed, hidden, tagged, still active). Any failure before step 4 removes the new upload and
+   leaves the old image exactly as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+import requests
+
+from glancing import __version__
+from glancing.dataflow import DataFlow, FlowOptions, FlowResult
+from glancing.errors import FormatMismatch, GlanceError, GlancingError, ServerDigestMismatch, UsageError
+from glancing.fetch import HttpSettings, new_session, open_first
+from glancing.fetch.local import LocalStream
+from glancing.model import ImageSpec, Origin
+from glancing.publish.glance import MANAGED_TAG, PENDING_TAG, GlanceStore
+from glancing.retire import backup as _backup
+from glancing.retire.retire import retire
+from glancing.transform import probe
+
+log = logging.getLogger(__name__)
+
+_IMAGE_SUFFIXES = re.compile(r"(\.(img|raw|qcow2?|vmdk|vdi|vhdx?|iso|dsk|disk))?(\.(gz|bz2|xz|zip))?$", re.I)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to import: the command-line flags of ``glancing``, as data."""
+
+    name: Optional[str] = None
+    dry_run: bool = False
+    force: bool = False
+    check_digests: bool = True
+    keep_temps: bool = False
+    backup_dir: Optional[str] = None
+    disk_format: Optional[str] = None
+    container_format: str = "bare"
+    visibility: Optional[str] = None
+    properties: Mapping[str, str] = field(default_factory=dict)
+    allow_unverified: bool = False
+    http: HttpSettings = HttpSettings()
+    progress: Optional[Callable[[int, Optional[int]], None]] = None
+
+
+@dataclass
+class ImportResult:
+    """What an import did; ``as_json()`` is the --json output."""
+
+    name: str
+    source: str
+    disk_format: str
+    container_format: str
+    size: int
+    digests: Dict[str, str]
+    flow: FlowResult
+    dry_run: bool
+    image_id: Optional[str] = None
+    visibility: Optional[str] = None
+    retired: List[Dict[str, str]] = field(default_factory=list)
+    backups: List[str] = field(default_factory=list)
+
+    def as_json(self) -> Dict[str, Any]:
+        return {
+            "status": "dry-run" if self.dry_run else "imported",
+            "image_id": self.image_id, "name": self.name, "source": self.source,
+            "disk_format": self.disk_format, "container_format": self.container_format,
+            "visibility": self.visibility, "size": self.size, "source_size": self.flow.given_size,
+            "compression": self.flow.compression, "digests": self.digests,
+            "source_digests": self.flow.given_digests, "verified": self.flow.verified,
+            "forced": self.flow.forced, "retired": self.retired, "backups": self.backups,
+            "kept_file": self.flow.kept_file,
+        }
+
+
+def default_name(spec: ImageSpec) -> str:
+    """The Glance name: the source's own, else the file name without image and compression suffixes."""
+    if spec.name:
+        return spec.name
+    base = os.path.basename(spec.source.split("?", 1)[0].rstrip("/"))
+    return _IMAGE_SUFFIXES.sub("", base) or base or "image"
+
+
+def _is_remote(spec: ImageSpec) -> bool:
+    return spec.origin is Origin.REMOTE or any(
+        loc.url.split(":", 1)[0].lower() in ("http", "https", "ftp") for loc in spec.locations)
+
+
+def _refuse_unverified(spec: ImageSpec, options: ImportOptions) -> None:
+    if spec.expected.digests or spec.expected.identifier:
+        return
+    if not options.check_digests:
+        log.warning("-D: the image digests will not be checked")
+        return
+    if _is_remote(spec) and not options.allow_unverified:
+        raise UsageError(f"{spec.source}: no expected digest to verify the download against; give -s, "
+                         "--digest or -S, or accept the risk with --allow-unverified")
+    log.warning("%s: no expected digest: the image is not verified, only measured", spec.source)
+
+
+def import_image(spec: ImageSpec, options: ImportOptions, store: Optional[GlanceStore] = None,
+                 replace: Optional[Sequence[Mapping[str, Any]]] = None,
+                 session: Optional[requests.Session] = None,
+                 extra_properties: Optional[Mapping[str, str]] = None) -> ImportResult:
+    """Import ``spec`` into ``store`` (or only check it when ``options.dry_run``).
+
+    ``replace``: the images the new one retires; None means every visible image of the same name.
+    Raises VerificationError, SourceError, RecordError, UsageError or GlanceError.
+    """
+    if spec.disk_format and spec.disk_format.lower() == "ova":
+        raise FormatMismatch(f"{spec.source}: the source declares an OVA; OVA import is not supported yet")
+    if not options.dry_run and store is None:
+        raise UsageError("no Glance to import into")
+    _refuse_unverified(spec, options)
+    name = options.name or default_name(spec)
+    stream = open_first(spec.locations, session or new_session(), options.http,
+                        allow_local=spec.origin is not Origin.REMOTE)
+    flow = DataFlow(stream, spec.expected, FlowOptions(
+        check_digests=options.check_digests, force=options.force,
+        keep_dir=(os.environ.get("TMPDIR") or "/tmp") if options.keep_temps else None,
+        progress=options.progress))
+    try:
+        disk_format = _disk_format(flow, spec, options)
+        if options.dry_run:
+            flow.drain()
+            return _result(name, spec, disk_format, options, flow.result, dry_run=True)
+        assert store is not None
+        return _publish(store, flow, spec, name, disk_format, options, replace, extra_properties or {})
+    finally:
+        flow.close()
+        if flow.result.kept_file:
+            log.info("kept the downloaded bytes in %s", flow.result.kept_file)
+
+
+def _disk_format(flow: DataFlow, spec: ImageSpec, options: ImportOptions) -> str:
+    head = flow.head()
+    if not head:
+        flow.drain()  # an empty source: let the size check speak first when it applies
+        raise FormatMismatch(f"{spec.source} is empty")
+    detected = probe.detect(head)
+    log.debug("qemu-img detected %s", detected)
+    return probe.reconcile(detected, options.disk_format, spec.disk_format, options.force)
+
+
+def _result(name: str, spec: ImageSpec, disk_format: str, options: ImportOptions, flow: FlowResult,
+            dry_run: bool) -> ImportResult:
+    return ImportResult(name=name, source=spec.source, disk_format=disk_format,
+                        container_format=options.container_format, size=flow.size,
+                        digests=flow.digests, flow=flow, dry_run=dry_run)
+
+
+def _properties(spec: ImageSpec, options: ImportOptions, flow: FlowResult,
+                extra: Mapping[str, str]) -> Dict[str, str]:
+    props: Dict[str, str] = {"source": spec.source, "glancing_version": __version__,
+                             "glancing_digest_scope": spec.expected.scope.value}
+    verified = flow.scope_digests(spec.expected.scope)
+    for alg in flow.verified:
+        if alg in verified:
+            props[f"glancing_{alg}"] = verified[alg]
+    props.update(spec.properties)
+    props.update(extra)
+    props.update(options.properties)
+    return {k: str(v) for k, v in props.items() if v is not None and str(v) != ""}
+
+
+def _publish(store: GlanceStore, flow: DataFlow, spec: ImageSpec, name: str, disk_format: str,
+             options: ImportOptions, replace: Optional[Sequence[Mapping[str, Any]]],
+             extra: Mapping[str, str]) -> ImportResult:
+    if options.backup_dir:
+        _backup.prepare_dir(options.backup_dir)  # a bad -b fails now, before anything changes
+    old = list(replace) if replace is not None else store.list({"name": name})
+    pending = store.create(
+        name=f"{name} [glancing upload {uuid.uuid4().hex[:8]}]", disk_format=disk_format,
+        container_format=options.container_format, visibility="private", os_hidden=True,
+        tags=[MANAGED_TAG, PENDING_TAG], glancing_pending_name=name)
+    image_id = pending["id"]
+    try:
+        _upload(store, image_id, flow)
+        _check_server_copy(store.get(image_id), flow.result)
+        visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
+        store.update(image_id, remove=["glancing_pending_name"], name=name, visibility=visibility,
+                     os_hidden=False, **_properties(spec, options, flow.result, extra))
+        store.remove_tag(image_id, PENDING_TAG)
+    except BaseException:
+        store.discard(image_id)
+        raise
+    result = _result(name, spec, disk_format, options, flow.result, dry_run=False)
+    result.image_id, result.visibility = image_id, visibility
+    log.info("published %s as %s (%s, %d bytes)", name, image_id, disk_format, result.size)
+    _retire_all(store, old, image_id, options, result)
+    return result
+
+
+def _upload(store: GlanceStore, image_id: str, flow: DataFlow) -> None:
+    try:
+        store.upload(image_id, flow)
+    except GlanceError:
+        # A failed verdict aborts the upload from inside read(): report the verdict, not the
+        # connection error glanceclient makes of it.
+        if flow.error is not None:
+            raise flow.error from None
+        raise
+    if flow.error is not None:
+        raise flow.error
+    flow.join()
+
+
+def _check_server_copy(image: Mapping[str, Any], flow: FlowResult) -> None:
+    """Glance's own digests must describe exactly the bytes we streamed."""
+    image_id = image["id"]
+    if image.get("status") != "active":
+        raise GlanceError(f"image {image_id} is {image.get('status')!r} after upload, not active")
+    if image.get("size") != flow.size:
+        raise ServerDigestMismatch(f"Glance stored {image.get('size')} bytes for {image_id}, we sent {flow.size}")
+    if image.get("checksum") and image["checksum"] != flow.digests.get("md5"):
+        raise ServerDigestMismatch(f"Glance checksum {image['checksum']} differs from the md5 we sent "
+                                   f"({flow.digests.get('md5')})")
+    algo, value = image.get("os_hash_algo"), image.get("os_hash_value")
+    if algo and value:
+        if algo not in flow.digests:
+            raise ServerDigestMismatch(f"Glance hashes with {algo}, which glancing did not compute")
+        if value != flow.digests[algo]:
+            raise ServerDigestMismatch(f"Glance os_hash_value ({algo}) differs from the bytes we sent")
+
+
+def _retire_all(store: GlanceStore, old: Sequence[Mapping[str, Any]], new_id: str, options: ImportOptions,
+                result: ImportResult) -> None:
+    now = _dt.datetime.now(_dt.timezone.utc)
+    for image in old:
+        if image["id"] == new_id:
+            continue
+        try:
+            if options.backup_dir:
+                result.backups.append(_backup.download(store, image, options.backup_dir))
+            retire(store, image, new_id, now)
+        except GlancingError as e:
+            raise GlanceError(f"new image {new_id} is published, but the previous one {image['id']} "
+                              f"could not be retired and is still visible: {e}") from e
+        result.retired.append({"id": image["id"], "name": image.get("name") or ""})
+        log.info("retired %s (%s) as a hidden backup", image["id"], image.get("name"))
+
+
+__all__ = ["ImportOptions", "ImportResult", "default_name", "import_image", "LocalStream"]

@@ -1,0 +1,59 @@
+# Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
+"""Credentials as every OpenStack CLI takes them: --os-cloud / clouds.yaml, OS_* variables, --os-* options.
+
+openstack.config (openstacksdk) is the one loader that reads all three together; it hands back a
+keystoneauth1 Session, which python-glanceclient uses directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Sequence
+
+from glancing.errors import GlanceError, UsageError
+
+
+def register_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Add --os-cloud, --os-auth-url, ..., --insecure, --os-cacert (defaults from OS_*)."""
+    import openstack.config  # slow import: only for commands that talk to Glance
+
+    group = parser.add_argument_group(
+        "OpenStack authentication", "Defaults come from OS_* variables, or --os-cloud/OS_CLOUD and clouds.yaml.")
+    openstack.config.OpenStackConfig().register_argparse_arguments(_GroupAdapter(parser, group), list(argv))
+
+
+class _GroupAdapter:
+    """Lets openstack.config add its options to an argument group, so --help shows them together."""
+
+    def __init__(self, parser: argparse.ArgumentParser, group: Any) -> None:
+        self._parser = parser
+        self._group = group
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> Any:
+        return self._group.add_argument(*args, **kwargs)
+
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> Any:
+        return self._group
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parser, name)
+
+
+def glance_client(args: argparse.Namespace) -> Any:
+    """A python-glanceclient v2 client for the cloud the options and environment describe."""
+    import glanceclient
+    import keystoneauth1.exceptions
+    import openstack.config
+    import openstack.exceptions
+
+    try:
+        region = openstack.config.OpenStackConfig().get_one(argparse=args)
+        session = region.get_session()
+        return glanceclient.Client("2", session=session, region_name=region.get_region_name(),
+                                   interface=region.get_interface())
+    except openstack.exceptions.ConfigException as e:
+        raise UsageError(f"OpenStack configuration: {e}") from e
+    except keystoneauth1.exceptions.MissingRequiredOptions as e:
+        raise UsageError(f"no OpenStack credentials: set OS_* variables or use --os-cloud ({e})") from e
+    except keystoneauth1.exceptions.ClientException as e:
+        raise GlanceError(f"Keystone: {e}") from e
