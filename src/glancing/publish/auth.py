@@ -49,8 +49,11 @@ def glance_client(args: argparse.Namespace) -> Any:
     try:
         region = openstack.config.OpenStackConfig().get_one(argparse=args)
         session = region.get_session()
+        # OS_IMAGE_ENDPOINT_OVERRIDE / image_endpoint_override / --os-endpoint-override, as the
+        # openstack CLI honours them (a proxy, or a catalog that lists an unreachable URL).
+        override = region.get_endpoint("image") or region.config.get("endpoint_override")
         return glanceclient.Client("2", session=session, region_name=region.get_region_name(),
-                                   interface=region.get_interface())
+                                   interface=region.get_interface(), endpoint=override)
     except openstack.exceptions.ConfigException as e:
         raise UsageError(f"OpenStack configuration: {e}") from e
     except keystoneauth1.exceptions.MissingRequiredOptions as e:

@@ -27,12 +27,20 @@ def _calling(what: str) -> Iterator[None]:
     except glanceclient.exc.HTTPException as e:
         detail = (getattr(e, "details", None) or str(e)).strip().splitlines()[0]
         raise GlanceError(f"Glance refused to {what}: HTTP {e.code}: {detail}") from e
+    except glanceclient.exc.BaseException as e:  # CommunicationError, SSL errors, ...
+        raise GlanceError(f"failed to {what}: {_short(e)}") from e
     except ksa.http.HttpError as e:
         raise GlanceError(f"Glance refused to {what}: HTTP {e.http_status}: {e.message}") from e
     except ksa.connection.ConnectFailure as e:
-        raise GlanceError(f"cannot reach Glance or Keystone to {what}: {e}") from e
+        raise GlanceError(f"cannot reach Glance or Keystone to {what}: {_short(e)}") from e
     except ksa.ClientException as e:
-        raise GlanceError(f"failed to {what}: {e}") from e
+        raise GlanceError(f"failed to {what}: {_short(e)}") from e
+
+
+def _short(error: BaseException) -> str:
+    """The last clause of a nested requests/keystoneauth message (the part that says why)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text if len(text) < 200 else text[:200] + "..."
 
 
 def as_dict(image: Any) -> Dict[str, Any]:

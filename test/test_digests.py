@@ -1,0 +1,74 @@
+# Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
+import hashlib
+import os
+
+import pytest
+
+from glancing.errors import DigestMismatch, SizeMismatch, UsageError
+from glancing.verify import digests as d
+
+DATA = os.urandom(3 * 1024 * 1024 + 17)
+
+
+def test_sums_option_guesses_only_the_fixed_table():
+    md5 = hashlib.md5(DATA).hexdigest()
+    sha512 = hashlib.sha512(DATA).hexdigest()
+    assert d.parse_sums_option(f":{md5.upper()}::{sha512}:") == {"md5": md5, "sha512": sha512}
+
+
+@pytest.mark.parametrize("bad", ["1234", "zz" * 16, "a" * 33, "a" * 64 + "g"])
+def test_sums_option_rejects_unknown_lengths_and_non_hex(bad):
+    with pytest.raises(UsageError):
+        d.parse_sums_option(bad)
+
+
+def test_sums_option_conflicting_values_are_an_error():
+    with pytest.raises(UsageError, match="conflicting"):
+        d.parse_sums_option("a" * 32 + ":" + "b" * 32)
+
+
+def test_digest_option_names_any_fixed_length_algorithm():
+    value = hashlib.sha3_256(b"x").hexdigest()
+    assert d.parse_digest_option(f"SHA3-256:{value}") == ("sha3_256", value)
+    assert d.parse_digest_option(f"blake2b:{hashlib.blake2b(b'x').hexdigest()}")[0] == "blake2b"
+    for bad in ("sha256", "sha256:abc", "shake_128:00", "nope:00"):
+        with pytest.raises(UsageError):
+            d.parse_digest_option(bad)
+
+
+def test_sums_files_gnu_bsd_star_and_dot_slash():
+    md5 = hashlib.md5(b"a").hexdigest()
+    sha256 = hashlib.sha256(b"a").hexdigest()
+    sha1 = hashlib.sha1(b"a").hexdigest()
+    text = (f"{md5} *./images/disk.img\n# comment\n{sha1}  other.img\n"
+            f"SHA256 (disk.img) = {sha256}\n\\{sha1}  disk.img\n")
+    assert d.parse_sums_file(text, "disk.img", "SUMS") == {"md5": md5, "sha256": sha256, "sha1": sha1}
+
+
+def test_sums_file_without_the_image_is_an_error_not_a_pass():
+    with pytest.raises(UsageError, match="lists no digest"):
+        d.parse_sums_file(f"{'a' * 64}  other.img\n", "disk.img", "SHA256SUMS")
+
+
+def test_multihasher_matches_hashlib_in_one_read():
+    algorithms = ["md5", "sha1", "sha256", "sha512", "sha3_256"]
+    chunks = [DATA[i:i + 65536] for i in range(0, len(DATA), 65536)]
+    size, got = d.hash_chunks(chunks, algorithms)
+    assert size == len(DATA)
+    assert got == {a: hashlib.new(a, DATA).hexdigest() for a in algorithms}
+
+
+def test_multihasher_single_algorithm_runs_inline():
+    hasher = d.MultiHasher(["sha256"])
+    hasher.update(DATA)
+    assert hasher.hexdigests() == {"sha256": hashlib.sha256(DATA).hexdigest()}
+
+
+def test_check_reports_every_mismatching_digest():
+    computed = {"md5": "1" * 32, "sha256": "2" * 64, "sha1": "3" * 40}
+    with pytest.raises(DigestMismatch) as e:
+        d.check(None, {"md5": "1" * 32, "sha256": "f" * 64, "sha1": "e" * 40}, 5, computed, "x")
+    assert e.value.algorithms == ["sha1", "sha256"]
+    with pytest.raises(SizeMismatch):
+        d.check(4, {}, 5, computed, "x")
+    d.check(5, {"md5": "1" * 32}, 5, computed, "x")

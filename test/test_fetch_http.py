@@ -1,0 +1,107 @@
+# Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
+"""The HTTP fetcher against a real loopback server: resume with Range, retries, refusals."""
+
+import hashlib
+import os
+
+import pytest
+
+from glancing.errors import SourceError, UnsafeLocation
+from glancing.fetch import HttpSettings, new_session, open_first, open_location, read_small
+from glancing.model import Location
+from httpserver import FaultyHTTPServer
+
+DATA = os.urandom(5 * 1024 * 1024 + 123)
+FAST = HttpSettings(connect_timeout=2, read_timeout=5, retries=3, backoff=0.01)
+
+
+@pytest.fixture()
+def server(tmp_path):
+    (tmp_path / "disk.img").write_bytes(DATA)
+    srv = FaultyHTTPServer(tmp_path).start()
+    yield srv
+    srv.stop()
+
+
+def fetch(url, settings=FAST):
+    stream = open_location(Location(url), new_session(), settings, allow_local=False)
+    try:
+        return stream, b"".join(stream.chunks())
+    finally:
+        stream.close()
+
+
+def gets(server):
+    return [r for r in server.requests if r[0] == "GET"]
+
+
+def test_plain_download_knows_its_size(server):
+    stream, body = fetch(server.url("disk.img"))
+    assert body == DATA and stream.size == len(DATA) and stream.name == "disk.img"
+
+
+def test_dropped_connection_resumes_with_range_not_from_zero(server):
+    server.drop_after("disk.img", 1_500_000, times=2)
+    _, body = fetch(server.url("disk.img"))
+    assert hashlib.sha256(body).digest() == hashlib.sha256(DATA).digest()
+    ranges = [dict(r[2]).get("Range") for r in gets(server)]
+    assert ranges[0] is None and len(ranges) == 3
+    assert all(r and r.startswith("bytes=") and not r.startswith("bytes=0-") for r in ranges[1:])
+
+
+def test_resume_without_range_support_skips_what_was_read(server):
+    server.no_range()
+    server.drop_after("disk.img", 2_000_000)
+    _, body = fetch(server.url("disk.img"))
+    assert body == DATA
+
+
+def test_transient_errors_are_retried(server):
+    server.fail("disk.img", 503, times=2)
+    _, body = fetch(server.url("disk.img"))
+    assert body == DATA and len(gets(server)) == 3
+
+
+def test_not_found_is_not_retried(server):
+    with pytest.raises(SourceError, match="HTTP 404"):
+        fetch(server.url("missing.img"))
+    assert len(gets(server)) == 1
+
+
+def test_retries_are_bounded(server):
+    server.fail("disk.img", 500, times=100)
+    with pytest.raises(SourceError, match="gave up after 4 attempts"):
+        fetch(server.url("disk.img"))
+
+
+def test_dead_server_is_a_source_error():
+    with pytest.raises(SourceError, match="refused"):
+        fetch("http://127.0.0.1:9/disk.img", HttpSettings(connect_timeout=1, retries=1, backoff=0.01))
+
+
+def test_unknown_length_streams_to_the_end(server):
+    server.no_length("disk.img")
+    stream, body = fetch(server.url("disk.img"))
+    assert stream.size is None and body == DATA
+
+
+def test_first_location_dead_moves_to_the_next(server):
+    locations = [Location("http://127.0.0.1:9/x.img"), Location(server.url("disk.img"))]
+    stream = open_first(locations, new_session(), HttpSettings(connect_timeout=1, retries=0), allow_local=False)
+    assert b"".join(stream.chunks()) == DATA
+    stream.close()
+
+
+def test_remote_records_may_not_read_local_files(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("x")
+    for url in (str(secret), f"file://{secret}"):
+        with pytest.raises(UnsafeLocation):
+            open_first([Location(url)], new_session(), FAST, allow_local=False)
+    with pytest.raises(UnsafeLocation):
+        open_first([Location("gopher://x/y")], new_session(), FAST, allow_local=True)
+
+
+def test_read_small_caps_the_size(server):
+    with pytest.raises(SourceError, match="larger than"):
+        read_small(server.url("disk.img"), new_session(), FAST, limit=1000)
