@@ -279,8 +279,10 @@ class DataFlow:
 
     def drain(self) -> FlowResult:
         """Read everything (dry run) and return the result; raises the verdict."""
-        while self.read(1 << 24):
-            pass
+        self._buffer.clear()
+        while self._pull():
+            self._buffer.clear()  # nothing consumes the bytes: drop them without copying
+        self._buffered = 0
         self.join()
         return self.result
 

@@ -65,24 +65,29 @@ def _term_as_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def run(prog: str, body: Callable[[], int], verbose: bool) -> int:
-    """Run ``body``; map every error to its documented exit code and a one-line message on stderr."""
+def run(prog: str, body: Callable[[], int], verbose: bool, as_json: bool = False) -> int:
+    """Run ``body``; map every error to its documented exit code and a one-line message on stderr.
+
+    With ``as_json`` the error is also printed on stdout as {"status": "error", ...}, so a
+    machine reading stdout always gets one object.
+    """
     signal.signal(signal.SIGTERM, _term_as_interrupt)
     try:
         return body()
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return errors.INTERRUPTED
+    except KeyboardInterrupt as e:
+        message, code = "interrupted", errors.exit_code(e)
     except errors.GlancingError as e:
         if verbose:
             logging.getLogger("glancing").exception("%s", e)
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return errors.exit_code(e)
+        message, code = f"error: {e}", errors.exit_code(e)
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, a bug code
         if verbose:
             logging.getLogger("glancing").exception("internal error")
-        print(f"{prog}: internal error: {type(e).__name__}: {e} (run with -v for the traceback)", file=sys.stderr)
-        return errors.INTERNAL
+        message, code = f"internal error: {type(e).__name__}: {e} (run with -v for the traceback)", errors.INTERNAL
+    print(f"{prog}: {message}", file=sys.stderr)
+    if as_json:
+        print_json({"status": "error", "error": message.removeprefix("error: "), "exit_code": code})
+    return code
 
 
 def print_json(obj: Any) -> None:

@@ -16,10 +16,14 @@ from glancing.errors import GlanceError, UsageError
 def register_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     """Add --os-cloud, --os-auth-url, ..., --insecure, --os-cacert (defaults from OS_*)."""
     import openstack.config  # slow import: only for commands that talk to Glance
+    import openstack.exceptions
 
     group = parser.add_argument_group(
         "OpenStack authentication", "Defaults come from OS_* variables, or --os-cloud/OS_CLOUD and clouds.yaml.")
-    openstack.config.OpenStackConfig().register_argparse_arguments(_GroupAdapter(parser, group), list(argv))
+    try:
+        openstack.config.OpenStackConfig().register_argparse_arguments(_GroupAdapter(parser, group), list(argv))
+    except openstack.exceptions.ConfigException as e:
+        raise UsageError(f"OpenStack configuration: {e}") from e
 
 
 class _GroupAdapter:

@@ -1,0 +1,130 @@
+# Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
+"""make bench: glancing against reference commands run side by side, printed as ratios.
+
+1. ``glancing -d FILE`` with md5+sha1+sha256+sha512 expected, vs ``md5sum FILE``  (target <= 1.6x)
+2. a full ``glancing FILE`` import with those digests, vs ``glance image-create --file FILE``
+   against the same lab Glance                                                      (target <= 1.10x)
+3. peak RSS of glancing in both (memory must not grow with the image)
+
+Each pair runs alternately, REPEAT times, and the medians are compared, so a passing load on the
+machine hits both sides alike. Targets are printed, never asserted in the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+HERE = Path(__file__).resolve().parent
+TOP = HERE.parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(TOP / "test" / "lab"))
+import labconf  # noqa: E402  (stdlib-only lab settings)
+
+
+def timed_rss(argv: Sequence[str], env: Dict[str, str]) -> Tuple[float, int, str]:
+    """Wall seconds, the child's own peak RSS (KiB, from wait4) and its stdout; exits on failure."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(list(argv), env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            sys.exit(f"bench: {' '.join(argv[:3])} ... failed ({proc.returncode}): {err.read().strip()[-500:]}")
+        return elapsed, usage.ru_maxrss, out.read()
+
+
+def make_file(path: Path, size: int) -> Dict[str, str]:
+    hashes = {a: hashlib.new(a) for a in ("md5", "sha1", "sha256", "sha512")}
+    block = 8 << 20
+    with open(path, "wb") as f:
+        for _ in range(size // block):
+            data = os.urandom(block)
+            f.write(data)
+            for h in hashes.values():
+                h.update(data)
+    return {a: h.hexdigest() for a, h in hashes.items()}
+
+
+def pairs(label: str, ours: List[str], ref: List[str], env: Dict[str, str], repeat: int, target: float,
+          after_ours=None, after_ref=None) -> None:
+    ours_t: List[float] = []
+    ref_t: List[float] = []
+    rss: List[int] = []
+    for _ in range(repeat):
+        t, _, out = timed_rss(ref, env)
+        ref_t.append(t)
+        if after_ref:
+            after_ref(out)
+        t, peak, out = timed_rss(ours, env)
+        ours_t.append(t)
+        rss.append(peak)
+        if after_ours:
+            after_ours(out)
+    o, r = statistics.median(ours_t), statistics.median(ref_t)
+    verdict = "ok" if o / r <= target else "OVER TARGET"
+    print(f"{label}: glancing {o:.2f} s vs reference {r:.2f} s  ratio {o / r:.2f}x (target <= {target}x, {verdict});"
+          f" glancing peak RSS {max(rss) / 1024:.0f} MiB")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size-mib", type=int, default=1024)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--skip-import", action="store_true", help="only the dry-run comparison (no lab needed)")
+    args = p.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(labconf.demo_env())
+    glancing, glance = str(BIN / "glancing"), str(BIN / "glance")
+    with tempfile.TemporaryDirectory(prefix="glancing-bench-", dir=os.environ.get("BENCH_DIR")) as tmp:
+        image = Path(tmp) / "bench.img"
+        print(f"bench: writing a {args.size_mib} MiB random file ...", flush=True)
+        digests = make_file(image, args.size_mib << 20)
+        sums = ":".join(digests[a] for a in ("md5", "sha1", "sha256", "sha512"))
+        subprocess.run(["cat", str(image)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+        pairs("dry run, 4 digests vs md5sum", [glancing, "-q", "-d", "-s", sums, str(image)],
+              ["md5sum", str(image)], env, args.repeat, 1.6)
+        if not args.skip_import:
+            glance_client = _lab_client()
+            name = f"bench-{os.getpid()}"
+
+            def delete_ours(out: str) -> None:
+                glance_client.images.delete(json.loads(out)["image_id"])
+
+            def delete_ref(out: str) -> None:
+                for img in glance_client.images.list(filters={"name": name + "-ref"}):
+                    glance_client.images.delete(img["id"])
+
+            pairs("import, 4 digests vs glance image-create",
+                  [glancing, "-q", "--json", "-n", name, "-s", sums, str(image)],
+                  [glance, "image-create", "--file", str(image), "--disk-format", "raw",
+                   "--container-format", "bare", "--name", name + "-ref"],
+                  env, args.repeat, 1.10, after_ours=delete_ours, after_ref=delete_ref)
+    return 0
+
+
+def _lab_client():
+    from glanceclient import Client
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    demo = labconf.DEMO
+    auth = v3.Password(auth_url=labconf.AUTH_URL, username=demo["username"], password=demo["password"],
+                       project_name=demo["project"], user_domain_name="Default", project_domain_name="Default")
+    return Client("2", session=session.Session(auth=auth))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

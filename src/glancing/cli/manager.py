@@ -1,0 +1,161 @@
+# Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
+"""``glance_manager``: keep Glance in step with lists of marketplace IDs (cron-safe), show the managed
+images, roll an appliance back. A thin layer over ``glancing.manager``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import logging
+import os
+import sys
+from typing import Any, Optional, Sequence
+
+from glancing import __version__, errors
+from glancing.cli import common
+from glancing.errors import UsageError
+from glancing.manager import actions
+from glancing.manager.lists import read_lists
+from glancing.manager.lock import RunLock, default_lock_path
+from glancing.manager.metrics import write_metrics
+from glancing.manager.report import RunReport
+from glancing.manager.retention import plan_rollback
+from glancing.manager.run import GlanceState, SyncOptions, sync
+from glancing.manager.status import format_status, status_rows
+from glancing.publish.auth import register_arguments
+
+log = logging.getLogger("glancing")
+
+DESCRIPTION = """\
+Keep the images of marketplace ID lists current in OpenStack Glance (run it from cron).
+
+  glance_manager -l LIST [-l LIST ...]   sync: import new appliances and new versions
+  glance_manager status                  the managed images: appliance, version, mpid, state, age
+  glance_manager rollback APPLIANCE      make the newest backup current again
+
+Each listed ID's record is fetched and checked exactly as `glancing ID` does. An appliance is
+its Glance name (the record title). Present with this ID and digest: nothing to do. A newer
+version: imported and verified, then the current image is retired as a backup (renamed
+"TITLE (VERSION)", hidden, tagged glancing-backup, still active). An older version: refused.
+An unmanaged image with the same sha512: adopted, not uploaded again. Versions compare
+numerically when numeric or dotted (10 > 9, 1.10 > 1.9), else by endorsement date.
+Backups beyond --keep are deleted (deactivated when Glance refuses), never in a run where an
+image failed. A rolled-back version is not reinstated by later runs."""
+
+EPILOG = f"""\
+{errors.EXIT_CODES_HELP}
+  glance_manager sync: 1 means one or more images failed or were refused (see the summary);
+  the other images were still handled.
+"""
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The glance_manager argument parser (auth options included)."""
+    p = argparse.ArgumentParser(prog="glance_manager", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", nargs="?", default="sync", choices=("sync", "status", "rollback"),
+                   help="what to do (default: sync)")
+    p.add_argument("appliance", nargs="?", help="the appliance (Glance name) to roll back")
+    p.add_argument("--version", action="version", version=f"glance_manager {__version__}")
+    p.add_argument("-l", "--list", action="append", default=[], metavar="LIST",
+                   help="file of marketplace IDs, one per line (repeatable; see img_list.txt.example)")
+    p.add_argument("-u", "--url", default=os.environ.get("GLANCING_MARKETPLACE_URL"), metavar="URL",
+                   help="marketplace base URL [$GLANCING_MARKETPLACE_URL]")
+    p.add_argument("--dry-run", action="store_true", help="print the plan; change nothing in Glance")
+    p.add_argument("--keep", type=int, default=1, metavar="N", help="backups kept per appliance (default 1)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="images handled in parallel (default 1)")
+    p.add_argument("--lock", default=None, metavar="FILE",
+                   help=f"lock file; a second run exits with status 6 (default {default_lock_path()})")
+    p.add_argument("--json", action="store_true", help="print the run report (or status) as JSON on stdout")
+    p.add_argument("--metrics", metavar="FILE",
+                   help="write Prometheus text-file collector metrics to FILE (atomically)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug messages and tracebacks")
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    register_arguments(p, argv)
+    return p
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from glancing.publish.auth import glance_client
+    from glancing.publish.glance import GlanceStore
+
+    return GlanceStore(glance_client(args))
+
+
+def _fetch(args: argparse.Namespace) -> Any:
+    from glancing.sources import resolve
+
+    return lambda mpid: resolve(mpid, args)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    if args.keep < 0 or args.jobs < 1:
+        raise UsageError("--keep must be 0 or more and --jobs 1 or more")
+    image_list = read_lists(args.list)  # a missing list is an error before anything else
+    report = RunReport(started=_dt.datetime.now(_dt.timezone.utc), dry_run=args.dry_run, keep=args.keep)
+    for warning in image_list.warnings:
+        log.warning("%s", warning)
+        report.warn(str(warning))
+    with RunLock(args.lock or default_lock_path()):
+        try:
+            sync(image_list, _store(args), _fetch(args),
+                 SyncOptions(dry_run=args.dry_run, keep=args.keep, jobs=args.jobs), report)
+        except errors.GlancingError as e:
+            log.error("%s", e)
+            report.abort(e)
+            report.finish()
+        finally:
+            if args.metrics:
+                write_metrics(args.metrics, report)
+    if args.json:
+        print(report.to_json())
+    elif not args.quiet:
+        print(report.summary())
+    return report.exit_code()
+
+
+def _status(args: argparse.Namespace) -> int:
+    rows = status_rows(GlanceState(_store(args)).snapshot())
+    if args.json:
+        common.print_json([r.to_dict() for r in rows])
+    else:
+        print(format_status(rows))
+    return errors.OK
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    if not args.appliance:
+        raise UsageError("rollback needs the APPLIANCE (see glance_manager status)")
+    with RunLock(args.lock or default_lock_path()):
+        store = _store(args)
+        state = GlanceState(store)
+        plan = plan_rollback(state.snapshot(), args.appliance)
+        demoted = plan.demote.id if plan.demote else "nothing"
+        if args.dry_run:
+            print(f"would make {plan.promote.id} ({plan.promote.name}) current and retire {demoted}")
+            return errors.OK
+        actions.promote(store, state.raw(plan.promote.id), plan.appliance)
+        if plan.demote is not None:
+            actions.retire_as_backup(store, state.raw(plan.demote.id), plan.promote.id, plan.appliance)
+            actions.mark_rolled_back(store, plan.demote.id)
+        print(f"{plan.appliance}: {plan.promote.id} is current again; {demoted} kept as a backup")
+    return errors.OK
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the glance_manager console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
+    common.setup_logging("glance_manager", args.verbose, args.quiet)
+    if args.appliance and args.command != "rollback":
+        return common.run("glance_manager", lambda: _usage(f"unexpected argument {args.appliance!r}"), False)
+    body = {"sync": _sync, "status": _status, "rollback": _rollback}[args.command]
+    return common.run("glance_manager", lambda: body(args), args.verbose)
+
+
+def _usage(message: str) -> int:
+    raise UsageError(message)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

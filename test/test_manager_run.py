@@ -1,0 +1,185 @@
+# Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
+"""One sync run against an in-memory stand-in for GlanceStore (Glance itself: integration tests)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any, Dict, List
+
+import pytest
+
+from glancing.errors import GlanceError, SourceError
+from glancing.manager import actions
+from glancing.manager.lists import parse_lists
+from glancing.manager.report import RunReport, Status
+from glancing.manager.retention import plan_rollback
+from glancing.manager.run import GlanceState, SyncOptions, sync
+from glancing.model import DigestScope, Expected, ImageSpec, Location, Origin
+from manager_helpers import glance_dict, mpid
+
+MD5, SHA512 = "a" * 32, "b" * 128
+
+
+class FakeStore:
+    """Just enough of GlanceStore: dict images, a request log, optional refusals."""
+
+    def __init__(self, *images: Dict[str, Any]) -> None:
+        self.images = {i["id"]: copy.deepcopy(i) for i in images}
+        self.calls: List[str] = []
+        self.refuse_delete = False
+
+    def list(self, filters=None, hidden=False):
+        self.calls.append("list")
+        filters = dict(filters or {})
+        tags = filters.pop("tag", [])
+        return [dict(i) for i in self.images.values()
+                if all(t in i.get("tags", []) for t in tags)
+                and all(i.get(k) == v for k, v in filters.items())]
+
+    def get(self, image_id):
+        self.calls.append("get")
+        return dict(self.images[image_id])
+
+    def update(self, image_id, remove=(), **fields):
+        self.calls.append("update")
+        image = self.images[image_id]
+        for key in remove:
+            image.pop(key, None)
+        image.update(fields)
+        return dict(image)
+
+    def add_tag(self, image_id, tag):
+        self.calls.append("add_tag")
+        self.images[image_id]["tags"].append(tag)
+
+    def remove_tag(self, image_id, tag):
+        self.calls.append("remove_tag")
+        self.images[image_id]["tags"].remove(tag)
+
+    def delete(self, image_id):
+        self.calls.append("delete")
+        if self.refuse_delete:
+            raise GlanceError("Glance refused to delete image: HTTP 409: in use")
+        del self.images[image_id]
+
+    def deactivate(self, image_id):
+        self.calls.append("deactivate")
+        self.images[image_id]["status"] = "deactivated"
+
+
+TITLE = "Alpine"
+
+
+def spec_for(version: str, **props: str) -> ImageSpec:
+    return ImageSpec(locations=(Location("http://127.0.0.1:9/x.img"),), origin=Origin.REMOTE,
+                     expected=Expected(size=1024, digests={"md5": MD5, "sha512": SHA512},
+                                       scope=DigestScope.UNCOMPRESSED),
+                     name=TITLE, version=version, properties=props)
+
+
+def run(store, text, fetch, **options):
+    report = RunReport(started=dt.datetime.now(dt.timezone.utc), dry_run=options.get("dry_run", False))
+    return sync(parse_lists([("l.txt", text)]), store, fetch, SyncOptions(**options), report)
+
+
+def current(mp, **extra):
+    return glance_dict("cur", TITLE, mpid=mp, version="1", checksum=MD5, os_hash_value=SHA512, **extra)
+
+
+def test_no_op_run_makes_one_listing_and_nothing_else():
+    ids = [mpid(str(n)) for n in range(200)]
+    images = [glance_dict(f"i{n}", f"app{n}", mpid=m, version="1") for n, m in enumerate(ids)]
+    store = FakeStore(*images)
+    specs = {m: spec_for("1") for m in ids}
+
+    def fetch(m):
+        return ImageSpec(locations=specs[m].locations, origin=Origin.REMOTE, name=f"app{ids.index(m)}",
+                         version="1")
+    report = run(store, "\n".join(ids), fetch)
+    assert report.exit_code() == 0 and report.counts()["unchanged"] == 200
+    assert store.calls == ["list"]  # the fake answers hidden=None in one call
+
+
+def test_bad_record_fails_its_id_only_and_holds_back_pruning():
+    good, bad = mpid("good"), mpid("bad")
+    backups = [glance_dict(f"b{d}", f"{TITLE} (0.{d})", tags=["glancing", "glancing-backup"], os_hidden=True,
+                           created_at=f"2024-01-0{d}T00:00:00Z") for d in (1, 2, 3)]
+    store = FakeStore(current(good), *backups)
+
+    def fetch(m):
+        if m == bad:
+            raise SourceError("every location failed")
+        return spec_for("1")
+    report = run(store, f"{bad}\n{good}\n", fetch)
+    assert [o.status for o in report.outcomes] == [Status.FAILED, Status.OK]
+    assert report.outcomes[0].where == "l.txt:1" and report.exit_code() == 1
+    assert "delete" not in store.calls and report.pruning_skipped
+    clean = run(store, f"{good}\n", fetch, keep=1)
+    assert [p.image_id for p in clean.pruned] == ["b1", "b2"] and set(store.images) == {"cur", "b3"}
+
+
+def test_prune_deactivates_when_delete_is_refused():
+    store = FakeStore(current(mpid("x")), glance_dict("b1", f"{TITLE} (0)", tags=["glancing", "glancing-backup"]))
+    store.refuse_delete = True
+    report = run(store, mpid("x"), lambda m: spec_for("1"), keep=0)
+    assert [p.result for p in report.pruned] == ["deactivated"]
+    assert store.images["b1"]["status"] == "deactivated" and report.exit_code() == 0
+
+
+def test_adoption_and_downgrade():
+    new, old = mpid("new"), mpid("old")
+    hand = glance_dict("hand", "my alpine", tags=[], checksum=MD5, os_hash_value=SHA512)
+    store = FakeStore(glance_dict("cur", TITLE, mpid=old, version="1", checksum="c" * 32), hand)
+    report = run(store, f"{new}\n", lambda m: spec_for("2"))
+    assert report.outcomes[0].action == "adopt" and report.exit_code() == 0
+    assert store.images["hand"]["name"] == TITLE and "glancing" in store.images["hand"]["tags"]
+    assert store.images["hand"]["mpid"] == new
+    assert store.images["cur"]["name"] == f"{TITLE} (1)" and store.images["cur"]["os_hidden"] is True
+    again = run(store, f"{old}\n", lambda m: spec_for("1"))
+    assert again.outcomes[0].status is Status.REFUSED and again.exit_code() == 1
+
+
+def test_dry_run_changes_nothing():
+    store = FakeStore(glance_dict("p", "x [glancing upload 1]", tags=["glancing", "glancing-pending"]),
+                      current(mpid("old")))
+    before = copy.deepcopy(store.images)
+    report = run(store, mpid("new"), lambda m: spec_for("2"), dry_run=True)
+    assert report.outcomes[0].action == "upgrade" and store.images == before
+    assert set(store.calls) <= {"list", "get"}
+
+
+def test_pending_uploads_of_a_killed_run_are_removed():
+    store = FakeStore(glance_dict("p", "x [glancing upload 1]", tags=["glancing", "glancing-pending"]),
+                      current(mpid("a")))
+    run(store, mpid("a"), lambda m: spec_for("1"))
+    assert "p" not in store.images and "cur" in store.images
+
+
+def test_rollback_steps():
+    store = FakeStore(glance_dict("v2", TITLE, mpid=mpid("2"), version="2", created_at="2024-01-05T00:00:00Z"),
+                      glance_dict("v1", f"{TITLE} (1)", mpid=mpid("1"), version="1", os_hidden=True,
+                                  tags=["glancing", "glancing-backup"], glancing_replaced_by="v2"))
+    state = GlanceState(store)
+    plan = plan_rollback(state.snapshot(), TITLE)
+    actions.promote(store, state.raw(plan.promote.id), TITLE)
+    actions.retire_as_backup(store, state.raw(plan.demote.id), plan.promote.id, TITLE)
+    actions.mark_rolled_back(store, plan.demote.id)
+    v1, v2 = store.images["v1"], store.images["v2"]
+    assert (v1["name"], v1["os_hidden"], v1["tags"]) == (TITLE, False, ["glancing"])
+    assert "glancing_replaced_by" not in v1
+    assert v2["name"] == f"{TITLE} (2)" and "glancing-backup" in v2["tags"] and v2["glancing_rolled_back"]
+    # The next sync does not reinstate the rolled-back version.
+    report = run(store, mpid("2"), lambda m: spec_for("2"))
+    assert report.outcomes[0].status is Status.REFUSED and "rolled back" in report.outcomes[0].message
+
+
+@pytest.mark.parametrize("jobs", [1, 4])
+def test_jobs_keep_report_order(jobs):
+    ids = [mpid(f"j{n}") for n in range(8)]
+    store = FakeStore(*[glance_dict(f"i{n}", f"app{n}", mpid=m) for n, m in enumerate(ids)])
+
+    def fetch(m):
+        return ImageSpec(locations=(), origin=Origin.REMOTE, name=f"app{ids.index(m)}")
+    report = run(store, "\n".join(ids), fetch, jobs=jobs)
+    assert [o.mpid for o in report.outcomes] == ids and report.exit_code() == 0
