@@ -1,0 +1,185 @@
+# Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
+"""What a signed record or list says about its endorser and dates, and the checks on it.
+
+Read only from verified content. StratusLab binds the signer through ``slreq:endorser``
+(e-mail, RFC 2253 subject and issuer); HEPiX through ``hv:endorser/hv:x509`` (OpenSSL one-line
+``hv:dn`` and ``hv:ca``). Either way the DNs are compared as names (glancing.trust.dn).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Tuple
+
+from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
+from lxml import etree
+
+from glancing.errors import RecordError, RecordExpired
+from glancing.trust.dn import DN, from_name, parse_dn
+from glancing.trust.failures import BindingMismatch, StaleList
+
+SLREQ = "http://mp.stratuslab.eu/slreq#"
+DCTERMS = "http://purl.org/dc/terms/"
+_DATE = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def parse_date(text: str, what: str, key: str) -> dt.datetime:
+    """Parse the ``YYYY-MM-DDThh:mm:ssZ`` dates both formats use. Raises RecordError."""
+    try:
+        return dt.datetime.strptime(text.strip(), _DATE).replace(tzinfo=dt.timezone.utc)
+    except (ValueError, AttributeError):
+        raise RecordError(f"{what}: {key} {text!r} is not a YYYY-MM-DDThh:mm:ssZ date") from None
+
+
+def cert_email(cert: x509.Certificate) -> Optional[str]:
+    """The first rfc822Name of subjectAltName, as the marketplace reads it (formats.md 1.4)."""
+    try:
+        with warnings.catch_warnings():
+            # Old grid certificates (the EGI AppDB signer's) carry a negative serial number;
+            # cryptography warns about it on every read, which only clutters a verdict.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    emails = san.get_values_for_type(x509.RFC822Name)
+    return emails[0] if emails else None
+
+
+@dataclass(frozen=True)
+class RecordClaims:
+    """The endorsement of a StratusLab record."""
+
+    email: str
+    subject: str
+    issuer: str
+    created: Optional[dt.datetime]
+
+
+def _only_text(parent: etree._Element, tag: str, what: str) -> str:
+    found = parent.findall(tag)
+    if len(found) != 1:
+        name = tag.rsplit("}", 1)[-1]
+        raise RecordError(f"{what}: endorsement needs exactly one {name}, found {len(found)}")
+    return "".join(found[0].itertext()).strip()
+
+
+def record_claims(tree: etree._Element, what: str) -> RecordClaims:
+    """Read the single slreq:endorsement/slreq:endorser of a verified record.
+
+    Exactly one of each is required so that no other reader of the record can find a second
+    endorser this check did not look at. Raises RecordError.
+    """
+    endorsements = list(tree.iter(f"{{{SLREQ}}}endorsement"))
+    if len(endorsements) != 1:
+        raise RecordError(f"{what}: record needs exactly one slreq:endorsement, found {len(endorsements)}")
+    endorsers = endorsements[0].findall(f"{{{SLREQ}}}endorser")
+    if len(endorsers) != 1 or len(list(tree.iter(f"{{{SLREQ}}}endorser"))) != 1:
+        raise RecordError(f"{what}: record needs exactly one slreq:endorser")
+    endorser = endorsers[0]
+    if any(k.startswith(f"{{{SLREQ}}}") for k in endorser.attrib):
+        raise RecordError(f"{what}: slreq:endorser properties must be elements, not attributes")
+    created = endorsements[0].findall(f"{{{DCTERMS}}}created")
+    return RecordClaims(
+        email=_only_text(endorser, f"{{{SLREQ}}}email", what),
+        subject=_only_text(endorser, f"{{{SLREQ}}}subject", what),
+        issuer=_only_text(endorser, f"{{{SLREQ}}}issuer", what),
+        created=parse_date(created[0].text or "", what, "dcterms:created") if len(created) == 1 else None)
+
+
+def check_record_binding(claims: RecordClaims, cert: x509.Certificate, what: str) -> None:
+    """The signer must be the endorser the record names. Raises BindingMismatch."""
+    subject, issuer = from_name(cert.subject), from_name(cert.issuer)
+    if subject != _dn(claims.subject, what, "slreq:subject"):
+        raise BindingMismatch(f"{what}: signer {subject.rfc2253()} is not slreq:subject {claims.subject}")
+    if issuer != _dn(claims.issuer, what, "slreq:issuer"):
+        raise BindingMismatch(f"{what}: signer issuer {issuer.rfc2253()} is not slreq:issuer {claims.issuer}")
+    email = cert_email(cert)
+    if email is not None and email.casefold() != claims.email.casefold():
+        raise BindingMismatch(f"{what}: signer e-mail {email} is not slreq:email {claims.email}")
+
+
+def _dn(text: str, what: str, key: str) -> DN:
+    try:
+        return parse_dn(text)
+    except RecordError as exc:
+        raise RecordError(f"{what}: {key}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ListClaims:
+    """The list-level keys of a HEPiX image list that trust depends on."""
+
+    document: Mapping[str, Any]  # the whole parsed JSON
+    dn: str
+    ca: str
+    identifier: str
+    version: str
+    uri: Optional[str]
+    created: dt.datetime
+    expires: dt.datetime
+
+
+def _key(mapping: Any, key: str, what: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise RecordError(f"{what}: image list has no {key}")
+    return mapping[key]
+
+
+def list_claims(content: bytes, what: str) -> ListClaims:
+    """Parse a list's JSON and read its endorser, identity and dates. Raises RecordError."""
+    try:
+        document = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RecordError(f"{what}: image list is not JSON ({exc})") from None
+    top = _key(document, "hv:imagelist", what)
+    x509_ = _key(_key(top, "hv:endorser", what), "hv:x509", what)
+    return ListClaims(
+        document=document, dn=str(_key(x509_, "hv:dn", what)), ca=str(_key(x509_, "hv:ca", what)),
+        identifier=str(_key(top, "dc:identifier", what)), version=str(_key(top, "hv:version", what)),
+        uri=top.get("hv:uri"),
+        created=parse_date(str(_key(top, "dc:date:created", what)), what, "dc:date:created"),
+        expires=parse_date(str(_key(top, "dc:date:expires", what)), what, "dc:date:expires"))
+
+
+def check_list_binding(claims: ListClaims, cert: x509.Certificate, what: str) -> None:
+    """The signer must be the endorser the list names. Raises BindingMismatch."""
+    subject, issuer = from_name(cert.subject), from_name(cert.issuer)
+    if subject != _dn(claims.dn, what, "hv:dn"):
+        raise BindingMismatch(f"{what}: signer {subject.openssl()} is not hv:dn {claims.dn}")
+    if issuer != _dn(claims.ca, what, "hv:ca"):
+        raise BindingMismatch(f"{what}: signer issuer {issuer.openssl()} is not hv:ca {claims.ca}")
+
+
+def _version_key(version: str) -> Tuple[Tuple[int, Any], ...]:
+    # Numeric-aware: "10" > "9", "3.10" > "3.9"; digit runs sort before letters at one position.
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.findall(r"\d+|[^\d.\-_]+", version))
+
+
+def compare_versions(a: str, b: str) -> int:
+    """-1, 0 or 1 as list version ``a`` is lower than, equal to or higher than ``b``."""
+    ka, kb = _version_key(a), _version_key(b)
+    return (ka > kb) - (ka < kb)
+
+
+def check_list_freshness(claims: ListClaims, now: dt.datetime, what: str, *,
+                         seen_version: Optional[str] = None,
+                         seen_identifier: Optional[str] = None) -> None:
+    """Refuse a list from the future, expired, another list, or older than one seen.
+
+    Raises StaleList, or RecordExpired for an expired list.
+    """
+    if claims.created > now:
+        raise StaleList(f"{what}: list created in the future ({claims.created:{_DATE}})")
+    if claims.expires <= now:
+        raise RecordExpired(f"{what}: list expired on {claims.expires:{_DATE}}")
+    if seen_identifier is not None and claims.identifier != seen_identifier:
+        raise StaleList(f"{what}: list identifier {claims.identifier} is not the subscribed "
+                        f"{seen_identifier}")
+    if seen_version is not None and compare_versions(claims.version, seen_version) < 0:
+        raise StaleList(f"{what}: list version {claims.version} is lower than {seen_version}, "
+                        "seen before (downgrade)")
