@@ -10,14 +10,14 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 from glancing import __version__, errors
-from glancing.cli import common
+from glancing.cli import common, options
 from glancing.errors import UsageError
 from glancing.fetch import HttpSettings, new_session, read_small
 from glancing.model import ImageSpec
 from glancing.pipeline import ImportOptions, ImportResult, import_image
 from glancing.publish.auth import register_arguments
 from glancing.sources import resolve
-from glancing.sources.plain import file_name, is_url
+from glancing.sources.plain import file_name
 from glancing.verify import digests as _digests
 
 log = logging.getLogger("glancing")
@@ -90,6 +90,8 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
                      help="visibility (default: that of the image replaced, else private)")
     img.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
                      help="extra image property (repeatable)")
+    options.add_record_options(p)
+    options.add_trust_options(p)
     out = p.add_argument_group("output")
     out.add_argument("-v", "--verbose", action="store_true", help="debug messages and tracebacks")
     out.add_argument("-q", "--quiet", action="store_true", help="errors only (for cron)")
@@ -168,7 +170,7 @@ def _import(args: argparse.Namespace) -> int:
     if args.dry_run and args.force:
         raise UsageError("-d and -f cannot be used together")
     inline = inline_digests(args)  # usage errors first, before any I/O
-    spec: ImageSpec = resolve(args.source, args)
+    spec: ImageSpec = resolve(args.source, options.source_settings(args))
     spec = _merge(spec, sums_file_digests(args, file_name(spec.source), inline))
     store = None
     if not args.dry_run:

@@ -7,12 +7,11 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import logging
-import os
 import sys
 from typing import Any, Optional, Sequence
 
 from glancing import __version__, errors
-from glancing.cli import common
+from glancing.cli import common, options
 from glancing.errors import UsageError
 from glancing.manager import actions
 from glancing.manager.lists import read_lists
@@ -59,8 +58,6 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"glance_manager {__version__}")
     p.add_argument("-l", "--list", action="append", default=[], metavar="LIST",
                    help="file of marketplace IDs, one per line (repeatable; see img_list.txt.example)")
-    p.add_argument("-u", "--url", default=os.environ.get("GLANCING_MARKETPLACE_URL"), metavar="URL",
-                   help="marketplace base URL [$GLANCING_MARKETPLACE_URL]")
     p.add_argument("--dry-run", action="store_true", help="print the plan; change nothing in Glance")
     p.add_argument("--keep", type=int, default=1, metavar="N", help="backups kept per appliance (default 1)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="images handled in parallel (default 1)")
@@ -71,6 +68,8 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
                    help="write Prometheus text-file collector metrics to FILE (atomically)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug messages and tracebacks")
     p.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    options.add_record_options(p, image_list=False)
+    options.add_trust_options(p)
     register_arguments(p, argv)
     return p
 
@@ -83,9 +82,10 @@ def _store(args: argparse.Namespace) -> Any:
 
 
 def _fetch(args: argparse.Namespace) -> Any:
-    from glancing.sources import resolve
+    from glancing.sources import marketplace_spec
 
-    return lambda mpid: resolve(mpid, args)
+    settings = options.source_settings(args)  # one trust policy (CA dir, CRLs) for the whole run
+    return lambda mpid: marketplace_spec(mpid, settings)
 
 
 def _sync(args: argparse.Namespace) -> int:

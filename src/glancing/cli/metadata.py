@@ -12,7 +12,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 from glancing import __version__, errors
 from glancing.cli.common import print_json, run, setup_logging

@@ -23,7 +23,7 @@ PROP_REPLACED_BY = "glancing_replaced_by"
 # The appliance (record title) a backup belonged to; the renamed backup's name is the fallback.
 PROP_APPLIANCE = "glancing_appliance"
 # Endorsement date of the record an image came from (YYYY-MM-DDThh:mm:ssZ).
-PROP_ENDORSED = "endorsement_created"
+PROP_ENDORSED = "endorsed_at"
 # Set by `glance_manager rollback` on the image it demoted, so the next run does not reinstate it.
 PROP_ROLLED_BACK = "glancing_rolled_back"
 

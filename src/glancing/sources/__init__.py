@@ -1,26 +1,189 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
 """Where an image comes from: turn what the user typed into an ImageSpec.
 
-In order: an http(s)/ftp URL; a file:// URL or an existing local path (a record file when its
-content is one, else the image itself); with -c, an entry of a HEPiX image list; a 27-character
-StratusLab marketplace ID.
+In order: an http(s)/ftp URL (the image itself); with -c LIST, the entry SOURCE of a HEPiX image
+list; a file:// URL or an existing local path (a record when its content is one, else the image
+itself); a 27-character StratusLab marketplace ID.
+
+Every record and list read from a remote source is verified (signature, signer bound to the
+endorser it names, chain and CRLs, trusted endorser) BEFORE anything in it is used, and only the
+verified, comment-free document is parsed. A local record or list is verified when it is signed.
 """
 
 from __future__ import annotations
 
-import argparse
+import datetime as _dt
+import logging
 import os
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from glancing.errors import SourceError
-from glancing.model import ImageSpec
-from glancing.sources import plain
+from glancing.errors import GlancingError, RecordError, RecordExpired, SignatureError, SourceError
+from glancing.fetch import HttpSettings, new_session, read_small
+from glancing.model import ImageSpec, Origin
+from glancing.sources import hepix, marketplace, plain, stratuslab
+from glancing.sources.common import format_date
+from glancing.sources.rdfgraph import sniff
+
+log = logging.getLogger(__name__)
+
+MAX_DOCUMENT_BYTES = 16 << 20  # a HEPiX list of a few hundred images is well under 1 MiB
 
 
-def resolve(text: str, args: argparse.Namespace) -> ImageSpec:
-    """The ImageSpec for SOURCE as typed on the command line. Raises SourceError or RecordError."""
+def _utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """What resolving a source needs besides the text: trust, marketplace, image list, dates."""
+
+    policy: Any  # glancing.trust.policy.TrustPolicy, or UnsafeNoVerify for --no-signature
+    marketplace_url: Optional[str] = None
+    image_list: Optional[str] = None  # -c LIST: SOURCE is then an image identifier in it
+    allow_expired: bool = False
+    allow_deprecated: bool = False
+    http: HttpSettings = field(default_factory=HttpSettings)
+    now: Callable[[], _dt.datetime] = _utcnow
+
+
+def resolve(text: str, settings: SourceSettings) -> ImageSpec:
+    """The ImageSpec for SOURCE. Raises SourceError, RecordError (and its SignatureError etc.)."""
+    if settings.image_list:
+        return list_entry_spec(settings.image_list, text, settings)
     if plain.is_url(text):
         return plain.spec_for(text, {})
     path = plain.path_of(text)
     if path is not None and os.path.exists(path):
+        head = _head(path)
+        if _looks_like_document(head):
+            return record_file_spec(path, settings)
         return plain.spec_for(path, {})
-    raise SourceError(f"{text}: no such file, and not a URL")
+    if marketplace.is_identifier(text):
+        return marketplace_spec(text, settings)
+    raise SourceError(f"{text}: no such file, and not a URL or a marketplace identifier")
+
+
+def _head(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(512)
+    except OSError as e:
+        raise SourceError(f"cannot read {path}: {e.strerror}") from e
+
+
+def _looks_like_document(head: bytes) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"<", b"{") or hepix.looks_like_smime(head)
+
+
+def _read(location: str, what: str, settings: SourceSettings) -> bytes:
+    return read_small(location, new_session(), settings.http, MAX_DOCUMENT_BYTES, allow_local=True)
+
+
+# -- StratusLab records --------------------------------------------------------------------------
+
+def marketplace_spec(identifier: str, settings: SourceSettings) -> ImageSpec:
+    """The newest acceptable, verified record of ``identifier`` on the marketplace."""
+    base = marketplace.marketplace_base(settings.marketplace_url)
+    data, url = marketplace.fetch_listing(identifier, base, settings.http)
+    if sniff_safely(data, url) != "xml":
+        raise RecordError(f"{url}: the marketplace answered JSON, not an RDF/XML record listing")
+    verdicts = _verified_records(data, url, settings, allow_unsigned=False)
+    record = stratuslab.select_record(list(verdicts), settings.now(), identifier=identifier,
+                                      allow_expired=settings.allow_expired,
+                                      allow_deprecated=settings.allow_deprecated)
+    spec = stratuslab.record_to_spec(record, Origin.REMOTE, url, marketplace_url=url)
+    return with_signature_property(spec, verdicts[record])
+
+
+def sniff_safely(data: bytes, what: str) -> str:
+    try:
+        return sniff(data)
+    except RecordError as e:
+        raise RecordError(f"{what} {e}") from e
+
+
+def record_file_spec(path: str, settings: SourceSettings) -> ImageSpec:
+    """A StratusLab record given as a local file (RDF/XML, verified when signed, or RDF/JSON)."""
+    data = _read(path, path, settings)
+    if hepix.looks_like_smime(data) or _is_hepix_json(data):
+        raise RecordError(f"{path} is a HEPiX image list: name the image with -c {path} IMAGE-ID")
+    if sniff_safely(data, path) == "xml":
+        verdicts = _verified_records(data, path, settings, allow_unsigned=True)
+    else:
+        log.info("%s: RDF/JSON records carry no signature; read as given by the local user", path)
+        verdicts = {r: "unsigned" for r in stratuslab.parse_records(data, path)}
+    record = stratuslab.select_record(list(verdicts), settings.now(), allow_expired=settings.allow_expired,
+                                      allow_deprecated=settings.allow_deprecated)
+    spec = stratuslab.record_to_spec(record, Origin.LOCAL_RECORD, path)
+    return with_signature_property(spec, verdicts[record])
+
+
+def _is_hepix_json(data: bytes) -> bool:
+    return b'"hv:imagelist"' in data[:4096]
+
+
+def _verified_records(data: bytes, what: str, settings: SourceSettings,
+                      allow_unsigned: bool) -> Dict[stratuslab.StratusLabRecord, str]:
+    """Each record of a (possibly <metadata>-wrapped) document that passes verification, with
+    the verdict's summary.
+
+    A listing holds one record per endorser: those that fail verification are set aside (and
+    logged); when none passes, the first refusal is raised.
+    """
+    from glancing.trust.xmldsig import split_records
+
+    docs = split_records(data, what)
+    records: Dict[stratuslab.StratusLabRecord, str] = {}
+    refusals: List[GlancingError] = []
+    for n, doc in enumerate(docs, 1):
+        label = what if len(docs) == 1 else f"{what} (record {n} of {len(docs)})"
+        try:
+            verified = settings.policy.verify_stratuslab(doc, label, allow_unsigned=allow_unsigned)
+        except (SignatureError, RecordError) as e:
+            if len(docs) > 1:
+                log.warning("set aside: %s", e)
+            refusals.append(e)
+            continue
+        if verified.verified:
+            log.info("%s: %s", label, verified.summary)
+        for record in stratuslab.parse_records(verified.data, label):
+            records[record] = verified.summary
+    if not records:
+        raise refusals[0]
+    return records
+
+
+# -- HEPiX image lists --------------------------------------------------------------------------
+
+def list_entry_spec(list_location: str, identifier: str, settings: SourceSettings,
+                    seen_version: Optional[str] = None) -> ImageSpec:
+    """The entry ``identifier`` of the HEPiX list at ``list_location`` (a path or URL)."""
+    remote = plain.is_url(list_location)
+    location = list_location if remote else (plain.path_of(list_location) or list_location)
+    if not remote and not os.path.exists(location):
+        raise SourceError(f"image list {location}: no such file")
+    data = _read(location, location, settings)
+    verified = settings.policy.verify_image_list(data, location, seen_version, allow_unsigned=not remote)
+    if verified.verified:
+        log.info("%s: %s", location, verified.summary)
+    lst = hepix.parse_image_list(verified.data, location)
+    image = hepix.find_image(lst, identifier)
+    spec = hepix.image_to_spec(image, lst, Origin.REMOTE if remote else Origin.LOCAL_RECORD, location)
+    _refuse_expired_entry(spec, identifier, settings)
+    return with_signature_property(spec, verified.summary)
+
+
+def _refuse_expired_entry(spec: ImageSpec, identifier: str, settings: SourceSettings) -> None:
+    if spec.expires is not None and spec.expires <= settings.now() and not settings.allow_expired:
+        raise RecordExpired(f"image {identifier} expired on {format_date(spec.expires)}; "
+                            "--allow-expired imports it anyway")
+
+
+def with_signature_property(spec: ImageSpec, summary: str) -> ImageSpec:
+    """Record how the description was verified, for auditors reading the image's properties."""
+    return replace(spec, properties={**spec.properties, "glancing_signature": summary})
+
+
+__all__: Tuple[str, ...] = ("SourceSettings", "resolve", "marketplace_spec", "record_file_spec",
+                            "list_entry_spec")
