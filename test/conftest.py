@@ -21,6 +21,9 @@ import pytest
 
 from httpserver import FaultyHTTPServer
 
+# Fixtures shared by many modules: the throw-away PKI (trustkit) and the loopback marketplace.
+pytest_plugins = ["trustkit", "marketplace"]
+
 HERE = Path(__file__).resolve().parent
 LAB_PY = HERE / "lab" / "lab.py"
 BIN = Path(sys.executable).parent

@@ -12,7 +12,7 @@ from lxml import etree
 from glancing.errors import RecordError
 from glancing.trust import xmldsig
 from glancing.trust.failures import BadSignature, Unsigned
-from trustkit import pki, record, sign_record  # noqa: F401  (pki is a fixture)
+from trustkit import record, sign_record  # noqa: F401  (pki is a fixture)
 
 FIX = Path(__file__).parent / "fixtures" / "stratuslab"
 BUTTON = FIX / "LHfKVPoHcv4oMirHU0KuOQc-TvI.button.xml"

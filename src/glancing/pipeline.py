@@ -55,6 +55,9 @@ class ImportOptions:
     visibility: Optional[str] = None
     properties: Mapping[str, str] = field(default_factory=dict)
     allow_unverified: bool = False
+    # Marks the hidden upload until it is published: glance_manager, holding its lock, may delete
+    # leftovers of its own killed runs, never a concurrent `glancing` command's upload.
+    pending_owner: str = "glancing"
     http: HttpSettings = HttpSettings()
     progress: Optional[Callable[[int, Optional[int]], None]] = None
 
@@ -188,13 +191,14 @@ def _publish(store: GlanceStore, flow: DataFlow, spec: ImageSpec, name: str, dis
     pending = store.create(
         name=f"{name} [glancing upload {uuid.uuid4().hex[:8]}]", disk_format=disk_format,
         container_format=options.container_format, visibility="private", os_hidden=True,
-        tags=[MANAGED_TAG, PENDING_TAG], glancing_pending_name=name)
+        tags=[MANAGED_TAG, PENDING_TAG], glancing_pending_name=name, glancing_pending_owner=options.pending_owner)
     image_id = pending["id"]
     try:
         _upload(store, image_id, flow)
         _check_server_copy(store.get(image_id), flow.result)
         visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
-        store.update(image_id, remove=["glancing_pending_name"], name=name, visibility=visibility,
+        store.update(image_id, remove=["glancing_pending_name", "glancing_pending_owner"], name=name,
+                     visibility=visibility,
                      os_hidden=False, **_properties(spec, options, flow.result, extra))
         store.remove_tag(image_id, PENDING_TAG)
     except BaseException:

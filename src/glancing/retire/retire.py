@@ -22,7 +22,9 @@ def retire(store: GlanceStore, image: Mapping[str, Any], replaced_by: str,
            now: Optional[_dt.datetime] = None) -> Dict[str, Any]:
     """Rename, hide and tag ``image`` as the backup of ``replaced_by``; returns the updated image."""
     when = (now or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # glancing_appliance keeps the name the image was known by, so backups are found by it.
     updated = store.update(image["id"], name=backup_name(image), os_hidden=True,
-                           glancing_replaced_by=replaced_by, glancing_retired_at=when)
+                           glancing_replaced_by=replaced_by, glancing_retired_at=when,
+                           glancing_appliance=str(image.get("glancing_appliance") or image.get("name") or ""))
     store.add_tag(image["id"], BACKUP_TAG)
     return updated

@@ -16,7 +16,7 @@ import datetime as _dt
 import logging
 import os
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from glancing.errors import GlancingError, RecordError, RecordExpired, SignatureError, SourceError
 from glancing.fetch import HttpSettings, new_session, read_small
@@ -89,11 +89,11 @@ def marketplace_spec(identifier: str, settings: SourceSettings) -> ImageSpec:
     if sniff_safely(data, url) != "xml":
         raise RecordError(f"{url}: the marketplace answered JSON, not an RDF/XML record listing")
     verdicts = _verified_records(data, url, settings, allow_unsigned=False)
-    record = stratuslab.select_record(list(verdicts), settings.now(), identifier=identifier,
+    record = stratuslab.select_record([r for r, _ in verdicts], settings.now(), identifier=identifier,
                                       allow_expired=settings.allow_expired,
                                       allow_deprecated=settings.allow_deprecated)
     spec = stratuslab.record_to_spec(record, Origin.REMOTE, url, marketplace_url=url)
-    return with_signature_property(spec, verdicts[record])
+    return with_signature_property(spec, _summary_of(record, verdicts))
 
 
 def sniff_safely(data: bytes, what: str) -> str:
@@ -112,11 +112,16 @@ def record_file_spec(path: str, settings: SourceSettings) -> ImageSpec:
         verdicts = _verified_records(data, path, settings, allow_unsigned=True)
     else:
         log.info("%s: RDF/JSON records carry no signature; read as given by the local user", path)
-        verdicts = {r: "unsigned" for r in stratuslab.parse_records(data, path)}
-    record = stratuslab.select_record(list(verdicts), settings.now(), allow_expired=settings.allow_expired,
+        verdicts = [(r, "unsigned") for r in stratuslab.parse_records(data, path)]
+    record = stratuslab.select_record([r for r, _ in verdicts], settings.now(),
+                                      allow_expired=settings.allow_expired,
                                       allow_deprecated=settings.allow_deprecated)
     spec = stratuslab.record_to_spec(record, Origin.LOCAL_RECORD, path)
-    return with_signature_property(spec, verdicts[record])
+    return with_signature_property(spec, _summary_of(record, verdicts))
+
+
+def _summary_of(record: stratuslab.StratusLabRecord, verdicts: List[Tuple[stratuslab.StratusLabRecord, str]]) -> str:
+    return next(summary for r, summary in verdicts if r is record)
 
 
 def _is_hepix_json(data: bytes) -> bool:
@@ -124,7 +129,7 @@ def _is_hepix_json(data: bytes) -> bool:
 
 
 def _verified_records(data: bytes, what: str, settings: SourceSettings,
-                      allow_unsigned: bool) -> Dict[stratuslab.StratusLabRecord, str]:
+                      allow_unsigned: bool) -> List[Tuple[stratuslab.StratusLabRecord, str]]:
     """Each record of a (possibly <metadata>-wrapped) document that passes verification, with
     the verdict's summary.
 
@@ -134,7 +139,7 @@ def _verified_records(data: bytes, what: str, settings: SourceSettings,
     from glancing.trust.xmldsig import split_records
 
     docs = split_records(data, what)
-    records: Dict[stratuslab.StratusLabRecord, str] = {}
+    records: List[Tuple[stratuslab.StratusLabRecord, str]] = []
     refusals: List[GlancingError] = []
     for n, doc in enumerate(docs, 1):
         label = what if len(docs) == 1 else f"{what} (record {n} of {len(docs)})"
@@ -147,8 +152,7 @@ def _verified_records(data: bytes, what: str, settings: SourceSettings,
             continue
         if verified.verified:
             log.info("%s: %s", label, verified.summary)
-        for record in stratuslab.parse_records(verified.data, label):
-            records[record] = verified.summary
+        records.extend((record, verified.summary) for record in stratuslab.parse_records(verified.data, label))
     if not records:
         raise refusals[0]
     return records
