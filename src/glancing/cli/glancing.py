@@ -142,12 +142,13 @@ def sums_file_digests(args: argparse.Namespace, image_file: str, found: Dict[str
     return found
 
 
-def _options(args: argparse.Namespace, progress: Optional[common.Progress]) -> ImportOptions:
+def _options(args: argparse.Namespace, properties: Dict[str, str],
+             progress: Optional[common.Progress]) -> ImportOptions:
     return ImportOptions(
         name=args.name, dry_run=args.dry_run, force=args.force, check_digests=not args.no_checksum,
         keep_temps=args.keep_temps, backup_dir=args.backup_dir, disk_format=args.disk_format,
         container_format=args.container_format, visibility=args.visibility,
-        properties=_properties(args.property), allow_unverified=args.allow_unverified, progress=progress)
+        properties=properties, allow_unverified=args.allow_unverified, progress=progress)
 
 
 def _report(result: ImportResult, as_json: bool) -> None:
@@ -170,6 +171,7 @@ def _import(args: argparse.Namespace) -> int:
     if args.dry_run and args.force:
         raise UsageError("-d and -f cannot be used together")
     inline = inline_digests(args)  # usage errors first, before any I/O
+    properties = _properties(args.property)
     spec: ImageSpec = resolve(args.source, options.source_settings(args))
     spec = _merge(spec, sums_file_digests(args, file_name(spec.source), inline))
     store = None
@@ -180,7 +182,7 @@ def _import(args: argparse.Namespace) -> int:
         store = GlanceStore(glance_client(args))
     progress = common.Progress() if common.want_progress(args) else None
     try:
-        result = import_image(spec, _options(args, progress), store)
+        result = import_image(spec, _options(args, properties, progress), store)
     finally:
         if progress:
             progress.finish()
