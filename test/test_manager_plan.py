@@ -56,7 +56,7 @@ def test_older_version_is_a_refused_downgrade():
 
 
 def test_non_numeric_versions_use_endorsement_dates():
-    older = current(version="stable", endorsement_created="2024-01-25T00:00:00Z")
+    older = current(version="stable", endorsed_at="2024-01-25T00:00:00Z")
     assert plan_image(cand(version="beta", endorsed=when(20)), Snapshot([older])).action is Action.REFUSE
     assert plan_image(cand(version="beta", endorsed=when(30)), Snapshot([older])).action is Action.UPGRADE
 
@@ -68,7 +68,7 @@ def test_unorderable_versions_let_the_listed_id_win():
 
 
 def test_same_version_same_date_different_image_is_refused():
-    cur = current(version="2.0", endorsement_created="2024-01-20T00:00:00Z")
+    cur = current(version="2.0", endorsed_at="2024-01-20T00:00:00Z")
     decision = plan_image(cand(version="2.0", endorsed=when(20)), Snapshot([cur]))
     assert decision.action is Action.REFUSE and "refusing to replace" in decision.reason
 
@@ -146,7 +146,7 @@ def spec(**changes):
     fields = dict(
         locations=(Location("http://example.org/i.img"),), origin=Origin.REMOTE,
         expected=Expected(size=5, digests={"MD5": "AB", "sha1": "cd"}, scope=DigestScope.UNCOMPRESSED),
-        name=TITLE, version="20160411", properties={"endorsement_created": "2016-05-17T06:39:18Z"})
+        name=TITLE, version="20160411", properties={"endorsed_at": "2016-05-17T06:39:18Z"})
     fields.update(changes)
     return ImageSpec(**fields)
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import urllib.request
 from typing import Iterable, Iterator, List, Optional
 from urllib.parse import unquote, urlsplit
@@ -12,14 +11,14 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from glancing.errors import SourceError, UnsafeLocation
-from glancing.fetch.base import CHUNK_SIZE, ByteStream
+from glancing.fetch.base import ByteStream, read_chunks
 from glancing.fetch.http import HttpSettings, HttpStream, new_session, url_basename
 from glancing.fetch.local import LocalStream
 from glancing.model import Location
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ByteStream", "HttpSettings", "new_session", "open_location", "open_first", "read_small"]
+__all__ = ["ByteStream", "HttpSettings", "local_path", "new_session", "open_location", "open_first", "read_small"]
 
 
 class FtpStream:
@@ -36,29 +35,23 @@ class FtpStream:
         self.size: Optional[int] = int(length) if length and length.isdigit() else None
 
     def chunks(self) -> Iterator[bytes]:
-        try:
-            while True:
-                chunk = self._response.read(CHUNK_SIZE)
-                if not chunk:
-                    return
-                yield chunk
-        except OSError as e:
-            raise SourceError(f"{self.url}: {e}") from e
+        return read_chunks(self._response, self.url)
 
     def close(self) -> None:
         self._response.close()
 
 
 def local_path(url: str) -> Optional[str]:
-    """The path a plain path or file:// URL names, else None."""
+    """The path a plain path or a ``file://`` URL names; None for any other scheme.
+
+    Raises UnsafeLocation for a ``file://`` URL naming another host.
+    """
     parts = urlsplit(url)
-    if parts.scheme == "file":
+    if parts.scheme.lower() == "file":
         if parts.netloc not in ("", "localhost"):
-            raise UnsafeLocation(f"{url}: file:// URLs on another host are not supported")
+            raise UnsafeLocation(f"location {url!r} refused: file:// URLs on another host are not supported")
         return unquote(parts.path)
-    if parts.scheme == "" or (len(parts.scheme) == 1 and os.name == "nt"):
-        return url
-    return None
+    return url if parts.scheme == "" else None
 
 
 def open_location(location: Location, session: requests.Session, settings: HttpSettings,

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Protocol
+from typing import BinaryIO, Iterator, Optional, Protocol
+
+from glancing.errors import SourceError
 
 # 1 MiB: large enough that per-chunk costs (thread hand-offs to the hashers, glanceclient's
 # reads) vanish, small enough that the bounded queues keep memory flat.
@@ -20,3 +22,15 @@ class ByteStream(Protocol):
     def chunks(self) -> Iterator[bytes]: ...
 
     def close(self) -> None: ...
+
+
+def read_chunks(f: BinaryIO, url: str) -> Iterator[bytes]:
+    """CHUNK_SIZE pieces of an open file-like object until EOF; read errors become SourceError."""
+    try:
+        while True:
+            chunk = f.read(CHUNK_SIZE)
+            if not chunk:
+                return
+            yield chunk
+    except OSError as e:
+        raise SourceError(f"cannot read {url}: {e.strerror or e}") from e

@@ -8,7 +8,7 @@ import stat
 from typing import BinaryIO, Iterator, Optional
 
 from glancing.errors import SourceError
-from glancing.fetch.base import CHUNK_SIZE
+from glancing.fetch.base import read_chunks
 
 
 class LocalStream:
@@ -30,14 +30,7 @@ class LocalStream:
 
     def chunks(self) -> Iterator[bytes]:
         assert self._file is not None, "stream already closed"
-        try:
-            while True:
-                chunk = self._file.read(CHUNK_SIZE)
-                if not chunk:
-                    return
-                yield chunk
-        except OSError as e:
-            raise SourceError(f"cannot read {self.url}: {e.strerror}") from e
+        return read_chunks(self._file, self.url)
 
     def close(self) -> None:
         if self._file is not None:

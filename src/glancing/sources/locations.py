@@ -18,27 +18,13 @@ from __future__ import annotations
 
 import os
 from typing import Iterable, List, Optional, Tuple
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from glancing.errors import RecordError, UnsafeLocation
+from glancing.fetch import local_path
 from glancing.model import Location, Origin
 
 REMOTE_SCHEMES = ("http", "https", "ftp")
-
-
-def _local_path(url: str) -> Optional[str]:
-    """The path a plain path or a ``file://`` URL names; None for any other scheme.
-
-    Raises UnsafeLocation for a ``file://`` URL naming another host.
-    """
-    parts = urlsplit(url)
-    if parts.scheme.lower() == "file":
-        if parts.netloc not in ("", "localhost"):
-            raise UnsafeLocation(f"location {url!r} refused: file:// URLs on another host are not supported")
-        return unquote(parts.path)
-    if parts.scheme == "":
-        return url
-    return None
 
 
 def _is_remote_url(url: str) -> bool:
@@ -73,7 +59,7 @@ def check_locations(urls: Iterable[str], origin: Origin, record_path: Optional[s
         if _is_remote_url(url):
             usable.append(Location(url))
             continue
-        path = _local_path(url)
+        path = local_path(url)
         if path is None:
             skipped.append(url)
         elif origin is Origin.REMOTE:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 from typing import Mapping, Optional
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-from glancing.errors import SourceError
+from glancing.fetch import local_path
 from glancing.fetch.http import url_basename
 from glancing.model import DigestScope, Expected, ImageSpec, Location, Origin
 
@@ -16,14 +16,7 @@ def is_url(text: str) -> bool:
     return urlsplit(text).scheme.lower() in ("http", "https", "ftp")
 
 
-def path_of(text: str) -> Optional[str]:
-    """The local path ``text`` names (a plain path or file:// URL), or None."""
-    parts = urlsplit(text)
-    if parts.scheme.lower() == "file":
-        if parts.netloc not in ("", "localhost"):
-            raise SourceError(f"{text}: file:// URLs on another host are not supported")
-        return unquote(parts.path)
-    return None if parts.scheme and len(parts.scheme) > 1 else text
+path_of = local_path  # the local path a plain path or file:// URL names, else None
 
 
 def file_name(text: str) -> str:
