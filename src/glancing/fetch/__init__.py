@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import urllib.request
+from dataclasses import replace
 from typing import Iterable, Iterator, List, Optional
 from urllib.parse import unquote, urlsplit
 
@@ -78,9 +79,13 @@ def open_first(locations: Iterable[Location], session: requests.Session, setting
     location was unsafe, else SourceError naming the count and the last failure.
     """
     failures: List[Exception] = []
-    for location in locations:
+    todo = list(locations)
+    # With mirrors left to try, a dead location is given one retry, not the full backoff
+    # (15 s): the next mirror is the better bet. The last location gets every retry.
+    quick = replace(settings, retries=min(1, settings.retries))
+    for n, location in enumerate(todo):
         try:
-            return open_location(location, session, settings, allow_local)
+            return open_location(location, session, quick if n < len(todo) - 1 else settings, allow_local)
         except (SourceError, UnsafeLocation) as e:
             log.warning("location failed: %s", e)
             failures.append(e)

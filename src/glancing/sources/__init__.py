@@ -87,7 +87,11 @@ def marketplace_spec(identifier: str, settings: SourceSettings) -> ImageSpec:
     base = marketplace.marketplace_base(settings.marketplace_url)
     data, url = marketplace.fetch_listing(identifier, base, settings.http)
     if sniff_safely(data, url) != "xml":
-        raise RecordError(f"{url}: the marketplace answered JSON, not an RDF/XML record listing")
+        # Parsed only to say what it is: a DataTables search listing or a malformed answer
+        # raise their own message; an RDF/JSON record carries no signature to verify.
+        stratuslab.parse_records(data, url)
+        raise RecordError(f"{url}: the marketplace answered an RDF/JSON record, which carries no "
+                          "signature; glancing needs the signed RDF/XML listing")
     verdicts = _verified_records(data, url, settings, allow_unsigned=False)
     record = stratuslab.select_record([r for r, _ in verdicts], settings.now(), identifier=identifier,
                                       allow_expired=settings.allow_expired,
