@@ -209,8 +209,8 @@ class ImageSweeper:
         for image_id in new:
             try:
                 self.client.images.delete(image_id)
-            except exc.HTTPNotFound:
-                pass  # the test (or glancing) already deleted it
+            except (exc.HTTPNotFound, exc.HTTPBadRequest):
+                pass  # already deleted (400: "deleted to deleted", a delete SQLite half-applied)
         return new
 
 

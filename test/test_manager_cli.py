@@ -53,6 +53,6 @@ def test_cron_files_use_real_options():
     for command in (cron_line.split(None, 6)[6], exec_start):
         args = parser.parse_args(_command_args(command))
         assert args.list == ["/etc/glancing/img_list.txt"] and args.keep == 1
-        assert args.lock == "/run/lock/glance_manager.lock" and args.metrics.endswith(".prom")
+        assert args.lock == "/run/lock/glance_manager.lock" and args.metrics_file.endswith(".prom")
     timer = (ROOT / "cron" / "glance_manager.timer").read_text()
     assert "Unit=glance_manager.service" in timer and "OnCalendar=" in timer

@@ -81,7 +81,7 @@ def test_summary_lists_failures_and_skipped_pruning():
     assert "3.0 MiB uploaded in 90.0s" in text
     assert "pruning skipped: 1 image failed" in text
     assert f"FAILED {C} [l.txt:3]: every location failed" in text
-    assert report_with(unchanged(), dry_run=True).summary().startswith("dry run, nothing changed: ")
+    assert report_with(unchanged(), dry_run=True).summary().startswith("dry run, nothing changed; the plan: ")
 
 
 def test_credentials_never_reach_the_report():

@@ -149,11 +149,29 @@ def test_dry_run_changes_nothing():
     assert set(store.calls) <= {"list", "get"}
 
 
-def test_pending_uploads_of_a_killed_run_are_removed():
-    store = FakeStore(glance_dict("p", "x [glancing upload 1]", tags=["glancing", "glancing-pending"]),
-                      current(mpid("a")))
-    run(store, mpid("a"), lambda m: spec_for("1"))
-    assert "p" not in store.images and "cur" in store.images
+def pending(image_id, owner, created_at="2024-01-01T00:00:00Z"):
+    return glance_dict(image_id, f"{TITLE} [glancing upload {image_id}]", tags=["glancing", "glancing-pending"],
+                       os_hidden=True, glancing_pending_name=TITLE, glancing_pending_owner=owner,
+                       created_at=created_at)
+
+
+def test_pending_uploads_of_a_killed_run_are_removed_others_left_alone():
+    fresh = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    store = FakeStore(pending("mine", "glance_manager"), pending("busy", "glancing", fresh),
+                      pending("stale", "glancing"), current(mpid("a")))
+    report = run(store, mpid("a"), lambda m: spec_for("1"))
+    assert set(store.images) == {"busy", "stale", "cur"} and report.exit_code() == 0
+    assert report.outcomes[0].action == "nothing"  # unpublished uploads are no appliance's images
+    assert len(report.warnings) == 1 and "stale" in report.warnings[0]
+
+
+def test_listings_are_kept_to_the_owner_project():
+    store = FakeStore(dict(current(mpid("a")), owner="me"),
+                      glance_dict("theirs", TITLE, mpid=mpid("b"), version="9", owner="them",
+                                  checksum=MD5, os_hash_value=SHA512, tags=[]))
+    report = run(store, mpid("b"), lambda m: spec_for("2"), owner="me", dry_run=True)
+    # Their image has the record's digest but is never adopted: the plan is an upload.
+    assert report.outcomes[0].action == "upgrade" and report.outcomes[0].retired_id == "cur"
 
 
 def test_rollback_steps():

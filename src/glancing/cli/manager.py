@@ -8,7 +8,7 @@ import argparse
 import datetime as _dt
 import logging
 import sys
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 from glancing import __version__, errors
 from glancing.cli import common, options
@@ -17,11 +17,13 @@ from glancing.manager import actions
 from glancing.manager.lists import read_lists
 from glancing.manager.lock import RunLock, default_lock_path
 from glancing.manager.metrics import write_metrics
+from glancing.manager.preflight import check_reachable
 from glancing.manager.report import RunReport
 from glancing.manager.retention import plan_rollback
 from glancing.manager.run import GlanceState, SyncOptions, sync
 from glancing.manager.status import format_status, status_rows
 from glancing.publish.auth import register_arguments
+from glancing.sources.marketplace import marketplace_base
 
 log = logging.getLogger("glancing")
 
@@ -44,7 +46,8 @@ image failed. A rolled-back version is not reinstated by later runs."""
 EPILOG = f"""\
 {errors.EXIT_CODES_HELP}
   glance_manager sync: 1 means one or more images failed or were refused (see the summary);
-  the other images were still handled.
+  the other images were still handled. 3 means the marketplace could not be reached at all,
+  4 that Glance could not be listed: nothing was done.
 """
 
 
@@ -64,7 +67,9 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     p.add_argument("--lock", default=None, metavar="FILE",
                    help=f"lock file; a second run exits with status 6 (default {default_lock_path()})")
     p.add_argument("--json", action="store_true", help="print the run report (or status) as JSON on stdout")
-    p.add_argument("--metrics", metavar="FILE",
+    # dest is not "metrics": openstack.config reads every namespace attribute as a cloud setting,
+    # and its own "metrics" setting must be a dict.
+    p.add_argument("--metrics", dest="metrics_file", metavar="FILE",
                    help="write Prometheus text-file collector metrics to FILE (atomically)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug messages and tracebacks")
     p.add_argument("-q", "--quiet", action="store_true", help="errors only")
@@ -74,11 +79,24 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     return p
 
 
-def _store(args: argparse.Namespace) -> Any:
+def _connect(args: argparse.Namespace) -> Tuple[Any, Optional[str]]:
+    """The GlanceStore and the id of the project it works for (None when the session has no
+    project, e.g. a bare token and endpoint). Raises GlanceError or UsageError."""
+    import keystoneauth1.exceptions as ksa
+
     from glancing.publish.auth import glance_client
+    from glancing.manager.retry import RetryingStore
     from glancing.publish.glance import GlanceStore
 
-    return GlanceStore(glance_client(args))
+    client = glance_client(args)
+    project_of = getattr(client.http_client, "get_project_id", None)
+    try:
+        project = project_of() if project_of else None
+    except ksa.ClientException as e:
+        raise errors.GlanceError(f"Keystone: {e}") from e
+    if not project:
+        log.warning("no project in the Keystone session: every visible image tagged glancing is managed")
+    return RetryingStore(GlanceStore(client)), project
 
 
 def _fetch(args: argparse.Namespace) -> Any:
@@ -98,15 +116,19 @@ def _sync(args: argparse.Namespace) -> int:
         report.warn(str(warning))
     with RunLock(args.lock or default_lock_path()):
         try:
-            sync(image_list, _store(args), _fetch(args),
-                 SyncOptions(dry_run=args.dry_run, keep=args.keep, jobs=args.jobs), report)
+            fetch = _fetch(args)
+            if image_list.entries:
+                check_reachable(marketplace_base(args.url))
+            store, project = _connect(args)
+            sync(image_list, store, fetch,
+                 SyncOptions(dry_run=args.dry_run, keep=args.keep, jobs=args.jobs, owner=project), report)
         except errors.GlancingError as e:
             log.error("%s", e)
             report.abort(e)
             report.finish()
         finally:
-            if args.metrics:
-                write_metrics(args.metrics, report)
+            if args.metrics_file:
+                write_metrics(args.metrics_file, report)
     if args.json:
         print(report.to_json())
     elif not args.quiet:
@@ -115,7 +137,8 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    rows = status_rows(GlanceState(_store(args)).snapshot())
+    store, project = _connect(args)
+    rows = status_rows(GlanceState(store, project).snapshot())
     if args.json:
         common.print_json([r.to_dict() for r in rows])
     else:
@@ -127,8 +150,8 @@ def _rollback(args: argparse.Namespace) -> int:
     if not args.appliance:
         raise UsageError("rollback needs the APPLIANCE (see glance_manager status)")
     with RunLock(args.lock or default_lock_path()):
-        store = _store(args)
-        state = GlanceState(store)
+        store, project = _connect(args)
+        state = GlanceState(store, project)
         plan = plan_rollback(state.snapshot(), args.appliance)
         demoted = plan.demote.id if plan.demote else "nothing"
         if args.dry_run:

@@ -52,7 +52,9 @@ def promote(store: GlanceStore, image: Mapping[str, Any], appliance: str) -> Non
 def retire_as_backup(store: GlanceStore, image: Mapping[str, Any], replaced_by: str, appliance: str) -> None:
     """Retire ``image`` (renamed, hidden, tagged, still active), remembering its appliance."""
     retire(store, image, replaced_by)
-    if image.get(PROP_APPLIANCE) != appliance:
+    # retire() records the image's own glancing_appliance, else its name; correct it only when
+    # that is not the appliance (a current image an admin renamed).
+    if str(image.get(PROP_APPLIANCE) or image.get("name") or "") != appliance:
         store.update(image["id"], **{PROP_APPLIANCE: appliance})
 
 

@@ -26,6 +26,11 @@ PROP_APPLIANCE = "glancing_appliance"
 PROP_ENDORSED = "endorsed_at"
 # Set by `glance_manager rollback` on the image it demoted, so the next run does not reinstate it.
 PROP_ROLLED_BACK = "glancing_rolled_back"
+# An upload the import pipeline has not published yet carries these (and the tag below); the
+# owner says which command made it, so glance_manager deletes only leftovers of its own runs.
+TAG_PENDING = "glancing-pending"
+PROP_PENDING_NAME = "glancing_pending_name"
+PROP_PENDING_OWNER = "glancing_pending_owner"
 
 # Glance's own image attributes; every other key of an image dict is a user property.
 _CORE_KEYS = frozenset({
@@ -100,6 +105,11 @@ class ManagedImage:
         return VersionInfo(self.version, self.endorsed)
 
     @property
+    def unpublished(self) -> bool:
+        """True for an upload not yet verified and published (it belongs to no appliance yet)."""
+        return TAG_PENDING in self.tags and PROP_PENDING_NAME in self.properties
+
+    @property
     def rolled_back(self) -> bool:
         """True when a rollback demoted this image (it must not come back by itself)."""
         return bool(self.properties.get(PROP_ROLLED_BACK))
@@ -152,7 +162,8 @@ class Snapshot:
     """The managed images of one run, indexed by appliance and by marketplace ID."""
 
     def __init__(self, images: Iterable[ManagedImage]) -> None:
-        self.images: Tuple[ManagedImage, ...] = tuple(i for i in images if i.managed)
+        # An unpublished upload has a temporary name and no record properties: never an appliance's.
+        self.images: Tuple[ManagedImage, ...] = tuple(i for i in images if i.managed and not i.unpublished)
         groups: Dict[str, Tuple[List[ManagedImage], List[ManagedImage]]] = {}
         for image in self.images:
             current, backups = groups.setdefault(image.appliance, ([], []))

@@ -206,7 +206,7 @@ class RunReport:
     def summary(self) -> str:
         """A few human lines: the counts, what was held back, and every failure and refusal."""
         c = self.counts()
-        head = "dry run, nothing changed: " if self.dry_run else ""
+        head = "dry run, nothing changed; the plan: " if self.dry_run else ""
         lines = [
             f"{head}{c['checked']} checked, {c['imported']} imported, {c['restored']} restored, "
             f"{c['adopted']} adopted, {c['unchanged']} unchanged, {c['refused']} refused, "

@@ -8,24 +8,36 @@ appliances in parallel. Every ID is isolated: its failure becomes its outcome, n
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
+import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from glancing.errors import GlanceError
 from glancing.manager import actions
-from glancing.manager.images import TAG_MANAGED, Snapshot, from_glance
+from glancing.manager.images import (PROP_PENDING_OWNER, TAG_MANAGED, TAG_PENDING, ManagedImage, Snapshot,
+                                     from_glance)
 from glancing.manager.lists import ImageList, ListEntry
 from glancing.manager.plan import Action, Candidate, Decision, plan_image
 from glancing.manager.report import ImageOutcome, PruneOutcome, RunReport
+from glancing.manager.retry import is_transient
 from glancing.manager.retention import plan_retention
 from glancing.model import ImageSpec
 from glancing.pipeline import ImportOptions, import_image
-from glancing.publish.glance import PENDING_TAG, GlanceStore
+from glancing.publish.glance import GlanceStore
 
 log = logging.getLogger(__name__)
+
+# ImportOptions.pending_owner of the manager's uploads: the lock holder may delete these.
+PENDING_OWNER = "glance_manager"
+# Imports of one image per run when Glance fails transiently (e.g. a database deadlock).
+IMAGE_ATTEMPTS = 3
+# A foreign unfinished upload older than this is reported: its command probably died.
+_STALE_FOREIGN = _dt.timedelta(days=1)
 
 FetchSpec = Callable[[str], ImageSpec]  # marketplace ID -> the fetched and checked record
 
@@ -38,21 +50,38 @@ class SyncOptions:
     keep: int = 1
     jobs: int = 1
     import_options: ImportOptions = field(default_factory=ImportOptions)
+    # The project (Keystone project id) whose images are managed; None: every image listed.
+    owner: Optional[str] = None
+
+
+def owner_filter(owner: Optional[str]) -> Dict[str, Any]:
+    """The server-side filter keeping a listing to ``owner``'s images (empty when unknown).
+
+    Without it a listing also returns other projects' public, shared and community images, and
+    every project's for an admin: the manager must never retire, prune or adopt those.
+    """
+    return {"owner": owner} if owner else {}
 
 
 class GlanceState:
     """The managed images, listed once, then kept current by re-reading only what a run changed."""
 
-    def __init__(self, store: GlanceStore) -> None:
+    def __init__(self, store: GlanceStore, owner: Optional[str] = None) -> None:
         self._store = store
         self._lock = threading.Lock()
-        self._raw: Dict[str, Dict[str, Any]] = {
-            i["id"]: i for i in store.list({"tag": [TAG_MANAGED]}, hidden=None)}
+        query = {"tag": [TAG_MANAGED], **owner_filter(owner)}
+        self._raw: Dict[str, Dict[str, Any]] = {i["id"]: i for i in store.list(query, hidden=None)}
 
     def snapshot(self) -> Snapshot:
-        """The managed images as they are now."""
+        """The managed images as they are now (unpublished uploads left out)."""
         with self._lock:
             return Snapshot(from_glance(i) for i in self._raw.values())
+
+    def pending(self) -> List[ManagedImage]:
+        """The unpublished uploads (tag glancing-pending), whoever made them."""
+        with self._lock:
+            images = [from_glance(i) for i in self._raw.values()]
+        return [i for i in images if i.unpublished]
 
     def raw(self, image_id: str) -> Dict[str, Any]:
         """The Glance dict of a managed (or just adopted) image."""
@@ -77,16 +106,28 @@ class GlanceState:
             self._raw.setdefault(image["id"], dict(image))
 
 
-def clean_pending(store: GlanceStore, state: GlanceState, report: RunReport) -> None:
-    """Delete uploads an interrupted run left unverified (tag glancing-pending)."""
-    for image in state.snapshot().images:
-        if PENDING_TAG in image.tags:
-            try:
-                store.delete(image.id)
-                state.forget(image.id)
-                log.info("removed %s, an unfinished upload left by an interrupted run", image.id)
-            except GlanceError as e:
-                report.warn(f"could not remove the unfinished upload {image.id}: {e}")
+def clean_pending(store: GlanceStore, state: GlanceState, report: RunReport,
+                  now: Optional[_dt.datetime] = None) -> None:
+    """Delete the unpublished uploads a killed glance_manager run left behind.
+
+    Only uploads owned by glance_manager: this run holds the lock, so none of them is in
+    progress. Another owner's (a `glancing` command's) may be uploading right now: it is left
+    alone, and reported once it is over a day old.
+    """
+    when = now or _dt.datetime.now(_dt.timezone.utc)
+    for image in state.pending():
+        owner = image.properties.get(PROP_PENDING_OWNER)
+        if owner != PENDING_OWNER:
+            if image.created_at is not None and when - image.created_at > _STALE_FOREIGN:
+                report.warn(f"unfinished upload {image.id} of {owner or 'an unknown command'} since "
+                            f"{image.created_at:%Y-%m-%d}: delete it by hand if that command died")
+            continue
+        try:
+            store.delete(image.id)
+            state.forget(image.id)
+            log.info("removed %s, an unfinished upload left by an interrupted run", image.id)
+        except GlanceError as e:
+            report.warn(f"could not remove the unfinished upload {image.id}: {e}")
 
 
 def _check(entry: ListEntry, fetch: FetchSpec) -> Tuple[ImageSpec, Candidate]:
@@ -94,17 +135,19 @@ def _check(entry: ListEntry, fetch: FetchSpec) -> Tuple[ImageSpec, Candidate]:
     return spec, Candidate.from_spec(spec, entry.mpid)
 
 
-def _unmanaged(store: GlanceStore, candidate: Candidate) -> List[Dict[str, Any]]:
-    """Images with the record's sha512 that glancing does not manage (one request, imports only)."""
+def _unmanaged(store: GlanceStore, candidate: Candidate, owner: Optional[str]) -> List[Dict[str, Any]]:
+    """This project's images with the record's sha512 that glancing does not manage (one listing,
+    imports only): another project's image is never adopted, even when visible to us."""
     digest = candidate.digests.get("sha512")
     if not digest:
         return []
     try:
-        found = store.list({"os_hash_value": digest}, hidden=None)
+        found = store.list({"os_hash_value": digest, **owner_filter(owner)}, hidden=None)
     except GlanceError as e:
         log.warning("cannot look for an unmanaged copy of %s: %s", candidate.mpid, e)
         return []
-    return [i for i in found if TAG_MANAGED not in (i.get("tags") or ())]
+    return [i for i in found if TAG_MANAGED not in (i.get("tags") or ())
+            and TAG_PENDING not in (i.get("tags") or ())]
 
 
 class Runner:
@@ -112,14 +155,14 @@ class Runner:
 
     def __init__(self, store: GlanceStore, fetch: FetchSpec, options: SyncOptions, report: RunReport) -> None:
         self.store, self.fetch, self.options, self.report = store, fetch, options, report
-        self.state = GlanceState(store)
+        self.state = GlanceState(store, options.owner)
 
     def decide(self, candidate: Candidate) -> Decision:
         """The plan for one candidate against the current state (adoption looked up if it would upload)."""
         decision = plan_image(candidate, self.state.snapshot())
         if not decision.uploads:
             return decision
-        unmanaged = _unmanaged(self.store, candidate)
+        unmanaged = _unmanaged(self.store, candidate, self.options.owner)
         if not unmanaged:
             return decision
         for image in unmanaged:
@@ -146,13 +189,23 @@ class Runner:
 
     def _upload(self, decision: Decision, spec: ImageSpec, entry: ListEntry) -> ImageOutcome:
         c, old = decision.candidate, decision.retire
-        opts = replace(self.options.import_options, name=c.appliance, dry_run=False)
+        opts = replace(self.options.import_options, name=c.appliance, dry_run=False,
+                       pending_owner=PENDING_OWNER)
         replaced = [self.state.raw(old.id)] if old else []
-        result = import_image(spec, opts, self.store, replace=replaced,
-                              extra_properties=actions.record_properties(c))
-        if old is not None:
-            # import_image retired it; remember which appliance the renamed backup belongs to.
-            self.store.update(old.id, glancing_appliance=c.appliance)
+        # import_image retires ``old`` itself; retire() records its appliance (glancing_appliance).
+        for attempt in range(1, IMAGE_ATTEMPTS + 1):
+            try:
+                result = import_image(spec, opts, self.store, replace=replaced,
+                                      extra_properties=actions.record_properties(c))
+                break
+            except GlanceError as e:
+                # Only a transient failure of a Glance request itself: the failed upload was
+                # discarded and the old image is untouched, so the whole image can go again.
+                if attempt == IMAGE_ATTEMPTS or not is_transient(e):
+                    raise
+                pause = attempt * random.uniform(0.5, 1.5)
+                log.warning("%s: %s; trying this image again in %.1f s", c.label, e, pause)
+                time.sleep(pause)
         self.state.refresh([result.image_id, old.id if old else None])
         return ImageOutcome.from_decision(decision, entry.where, image_id=result.image_id,
                                           bytes_uploaded=result.size)

@@ -82,6 +82,11 @@ class GlanceStore:
 
     def update(self, image_id: str, remove: Sequence[str] = (), **fields: Any) -> Dict[str, Any]:
         with _calling(f"update image {image_id}"):
+            if remove and fields:
+                # glanceclient diffs with jsonpatch, which turns "remove a, add b with a's value"
+                # into a `move` op that Glance rejects (400): add first, remove in a second patch.
+                self._images.update(image_id, **fields)
+                fields = {}
             return as_dict(self._images.update(image_id, remove_props=list(remove) or None, **fields))
 
     def add_tag(self, image_id: str, tag: str) -> None:
