@@ -69,6 +69,7 @@ demo: deps venv lab-install lab-up
 
 bench: deps venv lab-install lab-up
 	$(VPY) bench/run.py
+	$(VPY) bench/manager.py
 
 clean:
 	$(LAB) reset

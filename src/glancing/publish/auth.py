@@ -20,10 +20,14 @@ def register_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> 
 
     group = parser.add_argument_group(
         "OpenStack authentication", "Defaults come from OS_* variables, or --os-cloud/OS_CLOUD and clouds.yaml.")
+    adapter = _GroupAdapter(parser, group)
     try:
-        openstack.config.OpenStackConfig().register_argparse_arguments(_GroupAdapter(parser, group), list(argv))
+        openstack.config.OpenStackConfig().register_argparse_arguments(adapter, list(argv))
     except openstack.exceptions.ConfigException as e:
         raise UsageError(f"OpenStack configuration: {e}") from e
+    # get_one(argparse=...) reads EVERY attribute as a cloud setting; glance_client() hands it only
+    # the ones openstack.config added, so our own options (--json, --metrics ...) never collide.
+    parser.set_defaults(openstack_dests=tuple(adapter.dests))
 
 
 class _GroupAdapter:
@@ -32,9 +36,12 @@ class _GroupAdapter:
     def __init__(self, parser: argparse.ArgumentParser, group: Any) -> None:
         self._parser = parser
         self._group = group
+        self.dests: list = []
 
     def add_argument(self, *args: Any, **kwargs: Any) -> Any:
-        return self._group.add_argument(*args, **kwargs)
+        action = self._group.add_argument(*args, **kwargs)
+        self.dests.append(action.dest)
+        return action
 
     def add_argument_group(self, *args: Any, **kwargs: Any) -> Any:
         return self._group
@@ -50,8 +57,10 @@ def glance_client(args: argparse.Namespace) -> Any:
     import openstack.config
     import openstack.exceptions
 
+    only_openstack = argparse.Namespace(**{k: getattr(args, k) for k in getattr(args, "openstack_dests", ())
+                                           if hasattr(args, k)})
     try:
-        region = openstack.config.OpenStackConfig().get_one(argparse=args)
+        region = openstack.config.OpenStackConfig().get_one(argparse=only_openstack)
         session = region.get_session()
         # OS_IMAGE_ENDPOINT_OVERRIDE / image_endpoint_override / --os-endpoint-override, as the
         # openstack CLI honours them (a proxy, or a catalog that lists an unreachable URL).
