@@ -277,11 +277,13 @@ def test_second_concurrent_run_exits_6_naming_the_holder(site):
 
 
 def test_run_killed_mid_upload_is_finished_by_the_next_run(site):
-    mpid = site.publish("Lima", "1", size_mib=4)
+    # Larger than the 8 MiB head glancing probes before it creates the image, so the pending image
+    # exists and is receiving bytes when the download breaks at 10 MiB; the resumes then fail for
+    # ~15 s (0.5+1+2+4+8 s of backoff), a wide window to see it "saving" and kill the run.
+    mpid = site.publish("Lima", "1", size_mib=12)
     path = f"/{next(site.www.glob('Lima-*.qcow2')).name}"
-    # The download breaks after 2 MiB and the resumes fail for ~7 s: the upload stalls mid-way.
-    site.server.drop_after(path, 2 << 20)
-    site.server.fail(path, 503, times=4)
+    site.server.drop_after(path, 10 << 20)
+    site.server.fail(path, 503, times=5)
     victim = site.spawn(ids=[mpid])
     try:
         # "saving": Glance is receiving the bytes (the upload stalls once it has 2 MiB).
