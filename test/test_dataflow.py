@@ -131,3 +131,16 @@ def test_close_stops_the_producer_midway():
     flow.read(10)
     flow.close()
     assert not flow._thread.is_alive() and stream.closed
+
+
+def test_digests_glance_computes_are_left_to_it_only_when_they_describe_the_uploaded_bytes():
+    expected = Expected(digests={"md5": "0" * 32, "sha256": h("sha256", RAW)})
+    flow = DataFlow(MemoryStream(RAW), expected, FlowOptions(server_checks=("md5", "sha512")))
+    r = flow.drain()  # the wrong md5 is not judged here: Glance's value will be
+    assert r.deferred == ["md5"] and r.verified == ["sha256"]
+    assert "md5" not in r.digests and r.digests["sha512"] == h("sha512", RAW)
+    # Compressed as given: Glance hashes other bytes than the expected digests describe.
+    flow = DataFlow(MemoryStream(GZ), Expected(digests={"md5": h("md5", GZ)}),
+                    FlowOptions(server_checks=("md5", "sha512")))
+    r = flow.drain()
+    assert r.deferred == [] and r.verified == ["md5"] and r.digests["md5"] == h("md5", RAW)

@@ -77,12 +77,15 @@ def test_raw_image_is_detected_as_raw_not_guessed_from_name(lab, glance, glance_
     assert glance.images.get(json.loads(res.stdout)["image_id"])["disk_format"] == "raw"
 
 
-@pytest.mark.parametrize("case", ["one-of-two-wrong", "wrong-sha512", "sums-file-wrong", "format"])
+@pytest.mark.parametrize("case", ["one-of-two-wrong", "wrong-md5-right-sha256", "wrong-sha512", "sums-file-wrong",
+                                  "format"])
 def test_mismatches_leave_glance_unchanged(lab, glance, glance_cleanup, run_cli, tmp_path, served, name, case):
     www, server = served
     img = make_qcow2(www / "disk.qcow2")
     args = {
         "one-of-two-wrong": ["-s", f"{digest(img, 'md5')}:{'0' * 64}"],
+        # md5 and sha512 are left to Glance's own hashing: a wrong one is caught on Glance's value.
+        "wrong-md5-right-sha256": ["-s", f"{'0' * 32}:{digest(img)}"],
         "wrong-sha512": ["--digest", f"sha512:{'1' * 128}"],
         "sums-file-wrong": ["-S", str(_sums(tmp_path, "SHA256SUMS", f"{'2' * 64}  disk.qcow2\n"))],
         "format": ["-s", digest(img), "--disk-format", "raw"],

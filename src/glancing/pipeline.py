@@ -25,8 +25,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import requests
 
 from glancing import __version__
-from glancing.dataflow import DataFlow, FlowOptions, FlowResult
-from glancing.errors import FormatMismatch, GlanceError, GlancingError, ServerDigestMismatch, UsageError
+from glancing.dataflow import GLANCE_ALGORITHMS, DataFlow, FlowOptions, FlowResult
+from glancing.errors import (DigestMismatch, FormatMismatch, GlanceError, GlancingError, ServerDigestMismatch,
+                             UsageError)
 from glancing.fetch import HttpSettings, new_session, open_first
 from glancing.fetch.local import LocalStream
 from glancing.model import ImageSpec, Origin
@@ -34,6 +35,7 @@ from glancing.publish.glance import MANAGED_TAG, PENDING_TAG, GlanceStore
 from glancing.retire import backup as _backup
 from glancing.retire.retire import retire
 from glancing.transform import probe
+from glancing.verify.digests import hash_chunks
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +139,8 @@ def import_image(spec: ImageSpec, options: ImportOptions, store: Optional[Glance
     flow = DataFlow(stream, spec.expected, FlowOptions(
         check_digests=options.check_digests, force=options.force,
         keep_dir=(os.environ.get("TMPDIR") or "/tmp") if options.keep_temps else None,
-        progress=options.progress))
+        progress=options.progress,
+        server_checks=() if options.dry_run or options.force else GLANCE_ALGORITHMS))
     try:
         disk_format = _disk_format(flow, spec, options)
         if options.dry_run:
@@ -195,7 +198,7 @@ def _publish(store: GlanceStore, flow: DataFlow, spec: ImageSpec, name: str, dis
     image_id = pending["id"]
     try:
         _upload(store, image_id, flow)
-        _check_server_copy(store.get(image_id), flow.result)
+        _check_server_copy(store, store.get(image_id), flow.result, spec)
         visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
         store.update(image_id, remove=["glancing_pending_name", "glancing_pending_owner"], name=name,
                      visibility=visibility,
@@ -225,22 +228,48 @@ def _upload(store: GlanceStore, image_id: str, flow: DataFlow) -> None:
     flow.join()
 
 
-def _check_server_copy(image: Mapping[str, Any], flow: FlowResult) -> None:
-    """Glance's own digests must describe exactly the bytes we streamed."""
+def _check_server_copy(store: GlanceStore, image: Mapping[str, Any], flow: FlowResult, spec: ImageSpec) -> None:
+    """Glance's own digests must describe exactly the bytes we streamed, and the expected ones.
+
+    A digest computed here is compared with Glance's (a difference is a transfer or storage
+    fault: ServerDigestMismatch). An expected digest left to Glance (flow.deferred) is compared
+    with Glance's value directly (a difference is a bad image: DigestMismatch); one Glance did not
+    compute (another os_hash_algo) is checked on a download of the stored image.
+    """
     image_id = image["id"]
     if image.get("status") != "active":
         raise GlanceError(f"image {image_id} is {image.get('status')!r} after upload, not active")
     if image.get("size") != flow.size:
         raise ServerDigestMismatch(f"Glance stored {image.get('size')} bytes for {image_id}, we sent {flow.size}")
-    if image.get("checksum") and image["checksum"] != flow.digests.get("md5"):
-        raise ServerDigestMismatch(f"Glance checksum {image['checksum']} differs from the md5 we sent "
-                                   f"({flow.digests.get('md5')})")
-    algo, value = image.get("os_hash_algo"), image.get("os_hash_value")
-    if algo and value:
-        if algo not in flow.digests:
-            raise ServerDigestMismatch(f"Glance hashes with {algo}, which glancing did not compute")
-        if value != flow.digests[algo]:
-            raise ServerDigestMismatch(f"Glance os_hash_value ({algo}) differs from the bytes we sent")
+    server = {"md5": image.get("checksum")}
+    if image.get("os_hash_algo") and image.get("os_hash_value"):
+        server[image["os_hash_algo"]] = image["os_hash_value"]
+    expected = spec.expected.digests
+    for alg, value in server.items():
+        if not value:
+            continue
+        if alg in flow.digests:
+            if value != flow.digests[alg]:
+                raise ServerDigestMismatch(f"Glance's {alg} of image {image_id} ({value}) differs from that of "
+                                           f"the bytes we sent ({flow.digests[alg]})")
+        elif alg in flow.deferred:
+            _judge_stored(flow, {alg: value}, expected, f"{spec.source} as stored by Glance")
+        else:
+            log.warning("Glance hashes with %s, which glancing did not compute: checked md5 only", alg)
+    unchecked = [alg for alg in flow.deferred if alg not in flow.digests]
+    if unchecked:
+        _, stored = hash_chunks(store.download(image_id), unchecked)
+        _judge_stored(flow, stored, expected, f"{spec.source} as downloaded back from Glance")
+
+
+def _judge_stored(flow: FlowResult, stored: Mapping[str, str], expected: Mapping[str, str], what: str) -> None:
+    for alg, value in stored.items():
+        if value != expected[alg]:
+            raise DigestMismatch({alg: expected[alg]}, {alg: value}, what)
+        flow.digests[alg] = value
+        if flow.compression is None:  # the bytes as given are the bytes stored
+            flow.given_digests[alg] = value
+        flow.verified.append(alg)
 
 
 def _retire_all(store: GlanceStore, old: Sequence[Mapping[str, Any]], new_id: str, options: ImportOptions,
