@@ -54,6 +54,7 @@ EPILOG = f"""\
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     """The glance_manager argument parser (auth options included)."""
     p = argparse.ArgumentParser(prog="glance_manager", description=DESCRIPTION, epilog=EPILOG,
+                                usage="glance_manager [options] -l LIST [-l LIST ...] | status | rollback APPLIANCE",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", nargs="?", default="sync", choices=("sync", "status", "rollback"),
                    help="what to do (default: sync)")
