@@ -24,6 +24,7 @@ from glancing.model import ImageSpec, Origin
 from glancing.sources import hepix, marketplace, plain, stratuslab
 from glancing.sources.common import format_date
 from glancing.sources.rdfgraph import sniff
+from glancing.trust import smime
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def _head(path: str) -> bytes:
 
 
 def _looks_like_document(head: bytes) -> bool:
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"<", b"{") or hepix.looks_like_smime(head)
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"<", b"{") or smime.looks_signed(head)
 
 
 def _read(location: str, what: str, settings: SourceSettings) -> bytes:
@@ -110,7 +111,7 @@ def sniff_safely(data: bytes, what: str) -> str:
 def record_file_spec(path: str, settings: SourceSettings) -> ImageSpec:
     """A StratusLab record given as a local file (RDF/XML, verified when signed, or RDF/JSON)."""
     data = _read(path, path, settings)
-    if hepix.looks_like_smime(data) or _is_hepix_json(data):
+    if smime.looks_signed(data) or _is_hepix_json(data):
         raise RecordError(f"{path} is a HEPiX image list: name the image with -c {path} IMAGE-ID")
     if sniff_safely(data, path) == "xml":
         verdicts = _verified_records(data, path, settings, allow_unsigned=True)

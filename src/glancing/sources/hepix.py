@@ -4,20 +4,18 @@
 Unlike StratusLab records, ``sl:checksum:sha512`` and ``hv:size`` describe the file AS
 DOWNLOADED from ``hv:uri`` (a ``.gz``, an ``.ova``): formats.md 2.3. The spec says so with
 DigestScope.AS_GIVEN; decompression or OVA handling comes after verification. Signature checks
-are not made here (glancing.trust): ``split_smime`` only separates the signed bytes.
+are not made here: glancing.trust.smime owns S/MIME, and parsing an S/MIME file here only reads
+its payload, unverified.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import difflib
 import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from glancing.errors import RecordError
@@ -25,6 +23,7 @@ from glancing.model import DigestScope, Expected, ImageSpec, Origin
 from glancing.sources import common
 from glancing.sources.common import default_name, format_date, parse_date
 from glancing.sources.locations import check_locations
+from glancing.trust import smime
 
 MAX_LIST_BYTES = 16 * 1024 * 1024  # a VO list of a few hundred images stays well below
 _CHECKSUM_PREFIX = "sl:checksum:"
@@ -73,75 +72,6 @@ class HepixList:
     endorser_ca: Optional[str] = None
     endorser_email: Optional[str] = None
     endorser_name: Optional[str] = None
-
-
-def _split_head(data: bytes) -> Tuple[bytes, bytes]:
-    match = re.search(rb"\r?\n\r?\n", data)
-    if not match:
-        raise RecordError("S/MIME message has no header/body separator")
-    return data[: match.start()], data[match.end():]
-
-
-def looks_like_smime(data: bytes) -> bool:
-    """Whether ``data`` starts with MIME headers rather than JSON."""
-    head = data.lstrip()[:200].lower()
-    return head.startswith((b"mime-version:", b"content-type:"))
-
-
-def _crlf(data: bytes) -> bytes:
-    # OpenSSL signs clear-signed text in canonical form: every line ends with CRLF.
-    return re.sub(rb"(?<!\r)\n", b"\r\n", data)
-
-
-def _multipart_first_part(body: bytes, boundary: bytes) -> bytes:
-    delimiter = b"--" + boundary
-    start = body.find(delimiter)
-    if start < 0:
-        raise RecordError("S/MIME message: boundary not found in the body")
-    line_end = body.find(b"\n", start)
-    following = body.find(b"\n" + delimiter, line_end)
-    if line_end < 0 or following < 0:
-        raise RecordError("S/MIME message: the signed part is not terminated by a boundary")
-    end = following - 1 if body[following - 1:following] == b"\r" else following
-    return body[line_end + 1:end]
-
-
-def _opaque_content(body: bytes) -> bytes:
-    from asn1crypto import cms  # only the rare opaque form needs it
-
-    try:
-        info = cms.ContentInfo.load(base64.b64decode(body))
-        content = info["content"]["encap_content_info"]["content"].native
-    except (binascii.Error, ValueError, TypeError, KeyError) as e:
-        raise RecordError(f"S/MIME message: cannot read the opaque PKCS#7 content: {e}") from None
-    if not isinstance(content, bytes):
-        raise RecordError("S/MIME message: the opaque PKCS#7 carries no content")
-    return content
-
-
-def split_smime(data: bytes) -> Tuple[bytes, bytes]:
-    """Split an S/MIME image list into (signed_bytes, json_bytes).
-
-    ``signed_bytes`` are what the signature covers (the first part, CRLF line ends, its part
-    headers included); ``json_bytes`` is the JSON text. Handles multipart/signed (detached) and
-    application/pkcs7-mime (opaque). Raises RecordError when the message is not of either form.
-    """
-    head, body = _split_head(data)
-    headers = BytesHeaderParser().parsebytes(head + b"\n\n")
-    ctype = headers.get_content_type()
-    if ctype == "multipart/signed":
-        boundary = headers.get_param("boundary")
-        if not isinstance(boundary, str) or not boundary:
-            raise RecordError("S/MIME message: multipart/signed without a boundary")
-        part = _multipart_first_part(body, boundary.encode("ascii", "replace"))
-        payload = part
-        if not part.lstrip().startswith((b"{", b"[")) and re.search(rb"\r?\n\r?\n", part):
-            payload = _split_head(part)[1]  # the part carries its own MIME headers
-        return _crlf(part), payload
-    if ctype in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
-        content = _opaque_content(body)
-        return content, content
-    raise RecordError(f"not an S/MIME signed image list (Content-Type {ctype})")
 
 
 def _text(entry: Mapping[str, Any], key: str) -> Optional[str]:
@@ -205,8 +135,10 @@ def _image(wrapper: Any, index: int, what: str) -> HepixImage:
 def _load_json(data: bytes, what: str) -> Mapping[str, Any]:
     if len(data) > MAX_LIST_BYTES:
         raise RecordError(f"{what} refused: {len(data)} bytes is over the {MAX_LIST_BYTES}-byte limit")
-    if looks_like_smime(data):
-        data = split_smime(data)[1]
+    if smime.looks_signed(data):
+        # Reading, not trusting: callers that need the signature go through glancing.trust first
+        # and hand over the verified JSON; this serves `glancing-metadata show` and the like.
+        data = smime.unverified_content(data, what)
     try:
         document = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as e:
