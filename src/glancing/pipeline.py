@@ -200,10 +200,9 @@ def _publish(store: GlanceStore, flow: DataFlow, spec: ImageSpec, name: str, dis
         _upload(store, image_id, flow)
         _check_server_copy(store, store.get(image_id), flow.result, spec)
         visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
-        store.update(image_id, remove=["glancing_pending_name", "glancing_pending_owner"], name=name,
-                     visibility=visibility,
-                     os_hidden=False, **_properties(spec, options, flow.result, extra))
-        store.remove_tag(image_id, PENDING_TAG)
+        store.update(image_id, remove=["glancing_pending_name", "glancing_pending_owner"],
+                     tags=[t for t in pending.get("tags", ()) if t != PENDING_TAG], name=name,
+                     visibility=visibility, os_hidden=False, **_properties(spec, options, flow.result, extra))
     except BaseException:
         store.discard(image_id)
         raise

@@ -37,16 +37,15 @@ def record_properties(candidate: Candidate) -> Dict[str, str]:
 
 def adopt(store: GlanceStore, image: Mapping[str, Any], candidate: Candidate) -> None:
     """Make a hand-uploaded image the managed current image of ``candidate``'s appliance."""
-    store.update(image["id"], name=candidate.appliance, **record_properties(candidate))
-    store.add_tag(image["id"], MANAGED_TAG)
+    store.update(image["id"], name=candidate.appliance, tags=[*(image.get("tags") or ()), MANAGED_TAG],
+                 **record_properties(candidate))
 
 
 def promote(store: GlanceStore, image: Mapping[str, Any], appliance: str) -> None:
     """Make a backup current again: its appliance name, visible, no backup tag or properties."""
     stale = [p for p in _BACKUP_PROPS if p in image]
-    store.update(image["id"], remove=stale, name=appliance, os_hidden=False)
-    if BACKUP_TAG in (image.get("tags") or ()):
-        store.remove_tag(image["id"], BACKUP_TAG)
+    store.update(image["id"], remove=stale, name=appliance, os_hidden=False,
+                 tags=[t for t in image.get("tags") or () if t != BACKUP_TAG])
 
 
 def retire_as_backup(store: GlanceStore, image: Mapping[str, Any], replaced_by: str, appliance: str) -> None:

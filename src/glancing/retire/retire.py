@@ -23,8 +23,7 @@ def retire(store: GlanceStore, image: Mapping[str, Any], replaced_by: str,
     """Rename, hide and tag ``image`` as the backup of ``replaced_by``; returns the updated image."""
     when = (now or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
     # glancing_appliance keeps the name the image was known by, so backups are found by it.
-    updated = store.update(image["id"], name=backup_name(image), os_hidden=True,
-                           glancing_replaced_by=replaced_by, glancing_retired_at=when,
-                           glancing_appliance=str(image.get("glancing_appliance") or image.get("name") or ""))
-    store.add_tag(image["id"], BACKUP_TAG)
-    return updated
+    return store.update(image["id"], name=backup_name(image), os_hidden=True,
+                        tags=[*image.get("tags", ()), BACKUP_TAG],
+                        glancing_replaced_by=replaced_by, glancing_retired_at=when,
+                        glancing_appliance=str(image.get("glancing_appliance") or image.get("name") or ""))
