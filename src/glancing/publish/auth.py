@@ -8,21 +8,29 @@ keystoneauth1 Session, which python-glanceclient uses directly.
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any, Sequence
 
 from glancing.errors import GlanceError, UsageError
 
 
+@functools.lru_cache(maxsize=None)
+def _config() -> Any:
+    """One OpenStackConfig per process: it reads clouds.yaml and the vendor files when made."""
+    import openstack.config  # slow import: only for commands that talk to Glance
+
+    return openstack.config.OpenStackConfig()
+
+
 def register_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     """Add --os-cloud, --os-auth-url, ..., --insecure, --os-cacert (defaults from OS_*)."""
-    import openstack.config  # slow import: only for commands that talk to Glance
     import openstack.exceptions
 
     group = parser.add_argument_group(
         "OpenStack authentication", "Defaults come from OS_* variables, or --os-cloud/OS_CLOUD and clouds.yaml.")
     adapter = _GroupAdapter(parser, group)
     try:
-        openstack.config.OpenStackConfig().register_argparse_arguments(adapter, list(argv))
+        _config().register_argparse_arguments(adapter, list(argv))
     except openstack.exceptions.ConfigException as e:
         raise UsageError(f"OpenStack configuration: {e}") from e
     # get_one(argparse=...) reads EVERY attribute as a cloud setting; glance_client() hands it only
@@ -54,13 +62,12 @@ def glance_client(args: argparse.Namespace) -> Any:
     """A python-glanceclient v2 client for the cloud the options and environment describe."""
     import glanceclient
     import keystoneauth1.exceptions
-    import openstack.config
     import openstack.exceptions
 
     only_openstack = argparse.Namespace(**{k: getattr(args, k) for k in getattr(args, "openstack_dests", ())
                                            if hasattr(args, k)})
     try:
-        region = openstack.config.OpenStackConfig().get_one(argparse=only_openstack)
+        region = _config().get_one(argparse=only_openstack)
         session = region.get_session()
         # OS_IMAGE_ENDPOINT_OVERRIDE / image_endpoint_override / --os-endpoint-override, as the
         # openstack CLI honours them (a proxy, or a catalog that lists an unreachable URL).

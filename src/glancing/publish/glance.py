@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import urllib.parse
 import logging
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
@@ -47,11 +48,6 @@ def _short(error: BaseException) -> str:
     return text if len(text) < 200 else text[:200] + "..."
 
 
-def as_dict(image: Any) -> Dict[str, Any]:
-    """A plain dict of a glanceclient image (a warlock model)."""
-    return dict(image)
-
-
 class GlanceStore:
     """Images in one Glance, as plain dicts. ``client`` is a glanceclient v2 client."""
 
@@ -68,13 +64,26 @@ class GlanceStore:
             query = dict(filters or {})
             if hide:
                 query["os_hidden"] = True
-            with _calling("list images"):
-                found.extend(as_dict(i) for i in self._images.list(filters=query, page_size=200))
+            found.extend(self._pages(query))
         return found
+
+    def _pages(self, query: Mapping[str, Any]) -> Iterator[Dict[str, Any]]:
+        """GET /v2/images page by page (glanceclient's list() also fetches the schema first)."""
+        params: List[Any] = [("limit", 200)]
+        for key, value in query.items():
+            for one in value if isinstance(value, (list, tuple)) else [value]:
+                params.append((key, str(one).lower() if isinstance(one, bool) else one))
+        url: Optional[str] = "/v2/images?" + urllib.parse.urlencode(params)
+        while url:
+            with _calling("list images"):
+                _, body = self._http.get(url)
+            yield from (dict(image) for image in body.get("images", []))
+            url = body.get("next")
 
     def get(self, image_id: str) -> Dict[str, Any]:
         with _calling(f"show image {image_id}"):
-            return as_dict(self._images.get(image_id))
+            _, body = self._http.get(f"/v2/images/{image_id}")
+        return dict(body)
 
     def create(self, **fields: Any) -> Dict[str, Any]:
         """POST the image record as given (glanceclient's create() first fetches the schema)."""

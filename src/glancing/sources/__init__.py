@@ -8,6 +8,9 @@ itself); a 27-character StratusLab marketplace ID.
 Every record and list read from a remote source is verified (signature, signer bound to the
 endorser it names, chain and CRLs, trusted endorser) BEFORE anything in it is used, and only the
 verified, comment-free document is parsed. A local record or list is verified when it is signed.
+
+The format modules (rdflib, lxml, the crypto stack) are imported by the functions that read
+records: importing a plain file or URL should not cost a fifth of a second.
 """
 
 from __future__ import annotations
@@ -16,15 +19,15 @@ import datetime as _dt
 import logging
 import os
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from glancing.errors import GlancingError, RecordError, RecordExpired, SignatureError, SourceError
 from glancing.fetch import HttpSettings, new_session, read_small
 from glancing.model import ImageSpec, Origin
-from glancing.sources import hepix, marketplace, plain, stratuslab
-from glancing.sources.common import format_date
-from glancing.sources.rdfgraph import sniff
-from glancing.trust import smime
+from glancing.sources import marketplace, plain
+
+if TYPE_CHECKING:
+    from glancing.sources import stratuslab
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,9 @@ def _head(path: str) -> bytes:
 
 
 def _looks_like_document(head: bytes) -> bool:
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"<", b"{") or smime.looks_signed(head)
+    """XML, JSON or a MIME message (an S/MIME list): a record or list, not a disk image."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return start[:1] in (b"<", b"{") or start[:13].lower() in (b"mime-version:", b"content-type:")
 
 
 def _read(location: str, what: str, settings: SourceSettings) -> bytes:
@@ -85,6 +90,7 @@ def _read(location: str, what: str, settings: SourceSettings) -> bytes:
 
 def marketplace_spec(identifier: str, settings: SourceSettings) -> ImageSpec:
     """The newest acceptable, verified record of ``identifier`` on the marketplace."""
+    from glancing.sources import stratuslab
     base = marketplace.marketplace_base(settings.marketplace_url)
     data, url = marketplace.fetch_listing(identifier, base, settings.http)
     if sniff_safely(data, url) != "xml":
@@ -102,6 +108,8 @@ def marketplace_spec(identifier: str, settings: SourceSettings) -> ImageSpec:
 
 
 def sniff_safely(data: bytes, what: str) -> str:
+    from glancing.sources.rdfgraph import sniff
+
     try:
         return sniff(data)
     except RecordError as e:
@@ -110,6 +118,8 @@ def sniff_safely(data: bytes, what: str) -> str:
 
 def record_file_spec(path: str, settings: SourceSettings) -> ImageSpec:
     """A StratusLab record given as a local file (RDF/XML, verified when signed, or RDF/JSON)."""
+    from glancing.sources import stratuslab
+    from glancing.trust import smime
     data = _read(path, path, settings)
     if smime.looks_signed(data) or _is_hepix_json(data):
         raise RecordError(f"{path} is a HEPiX image list: name the image with -c {path} IMAGE-ID")
@@ -141,6 +151,7 @@ def _verified_records(data: bytes, what: str, settings: SourceSettings,
     A listing holds one record per endorser: those that fail verification are set aside (and
     logged); when none passes, the first refusal is raised.
     """
+    from glancing.sources import stratuslab
     from glancing.trust.xmldsig import split_records
 
     docs = split_records(data, what)
@@ -168,6 +179,7 @@ def _verified_records(data: bytes, what: str, settings: SourceSettings,
 def list_entry_spec(list_location: str, identifier: str, settings: SourceSettings,
                     seen_version: Optional[str] = None) -> ImageSpec:
     """The entry ``identifier`` of the HEPiX list at ``list_location`` (a path or URL)."""
+    from glancing.sources import hepix
     remote = plain.is_url(list_location)
     location = list_location if remote else (plain.path_of(list_location) or list_location)
     if not remote and not os.path.exists(location):
@@ -184,6 +196,8 @@ def list_entry_spec(list_location: str, identifier: str, settings: SourceSetting
 
 
 def _refuse_expired_entry(spec: ImageSpec, identifier: str, settings: SourceSettings) -> None:
+    from glancing.sources.common import format_date
+
     if spec.expires is not None and spec.expires <= settings.now() and not settings.allow_expired:
         raise RecordExpired(f"image {identifier} expired on {format_date(spec.expires)}; "
                             "--allow-expired imports it anyway")

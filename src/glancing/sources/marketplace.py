@@ -8,14 +8,16 @@ The public StratusLab marketplace (the historical default below) has been gone s
 from __future__ import annotations
 
 import os
-from typing import List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, List, Mapping, Optional, Tuple
 
 from glancing.errors import UsageError
 from glancing.fetch import read_small
 from glancing.fetch.http import HttpSettings, new_session
-from glancing.sources.stratuslab import StratusLabRecord, parse_records
 from glancing.sources.xmlsafe import MAX_XML_BYTES
 from glancing.verify.identifier import IDENTIFIER_PATTERN
+
+if TYPE_CHECKING:
+    from glancing.sources.stratuslab import StratusLabRecord
 
 DEFAULT_MARKETPLACE_URL = "https://marketplace.stratuslab.eu/marketplace/metadata"
 ENV_MARKETPLACE_URL = "GLANCING_MARKETPLACE_URL"
@@ -54,11 +56,13 @@ def fetch_listing(identifier: str, base: str, settings: HttpSettings = HttpSetti
 
 
 def fetch_records(identifier: str, base: str,
-                  settings: HttpSettings = HttpSettings()) -> Tuple[List[StratusLabRecord], str]:
+                  settings: HttpSettings = HttpSettings()) -> Tuple[List["StratusLabRecord"], str]:
     """Fetch and parse the listing of ``identifier``; return (records, url).
 
     Raises SourceError (unreachable, HTTP error) or RecordError (an HTML page, an empty or
     DataTables listing, a malformed record).
     """
+    from glancing.sources.stratuslab import parse_records  # rdflib: only when records are read
+
     data, url = fetch_listing(identifier, base, settings)
     return parse_records(data, url), url
