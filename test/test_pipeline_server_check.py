@@ -62,3 +62,13 @@ def test_a_deferred_digest_glance_does_not_compute_is_checked_on_a_download():
     with pytest.raises(DigestMismatch, match="downloaded back"):
         _check_server_copy(Store(), image(checksum=h("md5"), os_hash_algo="sha256", os_hash_value=h("sha256")),
                            flow, spec(sha512="0" * 128))
+
+
+def test_property_values_fit_glances_255_characters():
+    from glancing.dataflow import FlowResult as Flow
+    from glancing.pipeline import ImportOptions, _properties
+
+    long_dn = "/DC=org/DC=example/" + "OU=unit/" * 40 + "CN=endorser"
+    props = _properties(spec(), ImportOptions(properties={"endorser_dn": long_dn, "short": "x"}), Flow(), {})
+    assert len(props["endorser_dn"]) == 255 and props["endorser_dn"].endswith("\u2026")
+    assert props["short"] == "x"

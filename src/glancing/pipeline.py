@@ -39,6 +39,7 @@ from glancing.verify.digests import hash_chunks
 
 log = logging.getLogger(__name__)
 
+GLANCE_PROPERTY_MAX = 255
 _IMAGE_SUFFIXES = re.compile(r"(\.(img|raw|qcow2?|vmdk|vdi|vhdx?|iso|dsk|disk))?(\.(gz|bz2|xz|zip))?$", re.I)
 
 
@@ -182,7 +183,12 @@ def _properties(spec: ImageSpec, options: ImportOptions, flow: FlowResult,
     props.update(spec.properties)
     props.update(extra)
     props.update(options.properties)
-    return {k: str(v) for k, v in props.items() if v is not None and str(v) != ""}
+    return {k: _fit(str(v)) for k, v in props.items() if v is not None and str(v) != ""}
+
+
+def _fit(value: str) -> str:
+    """Glance's image schema caps property values at 255 characters (a long DN or summary)."""
+    return value if len(value) <= GLANCE_PROPERTY_MAX else value[:GLANCE_PROPERTY_MAX - 1] + "\u2026"
 
 
 def _publish(store: GlanceStore, flow: DataFlow, spec: ImageSpec, name: str, disk_format: str,
