@@ -16,15 +16,18 @@ $LAB is $GLANCING_LAB or <repo>/.lab. Stdlib only: runs with the system python3.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Callable, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
 import labconf as C  # noqa: E402
 import labidentity as K  # noqa: E402
@@ -137,7 +140,7 @@ class Service:
         argv = [gunicorn, "--bind", f"{C.HOST}:{self.port}", "--workers", "1", "--threads", "8",
                 "--timeout", "600", "--no-control-socket", "--access-logfile",
                 str(self.home / "access.log"), "--error-logfile", str(self.log),
-                "--pid", str(self.pidfile), "glance.wsgi.api:application"]
+                "--pid", str(self.pidfile), "--pythonpath", str(HERE), "glance_app:application"]
         return argv, clean_env({"OS_GLANCE_CONFIG_DIR": str(self.p.glance_etc)}), self.home
 
     def start(self) -> None:
@@ -192,12 +195,15 @@ def prepare_glance(p: C.Paths, wipe: bool) -> None:
         shutil.rmtree(p.glance_data, ignore_errors=True)
     for d in C.glance_dirs(p):
         d.mkdir(parents=True, exist_ok=True)
-    if synced.exists():
-        return
-    (p.glance_data / "glance.sqlite").unlink(missing_ok=True)
-    run([str(p.bin("glance-manage")), "--config-file", str(p.glance_etc / "glance-api.conf"),
-         "db_sync"], clean_env({}), p.glance / "manage.log", "glance-manage db_sync")
-    synced.touch()
+    if not synced.exists():
+        (p.glance_data / "glance.sqlite").unlink(missing_ok=True)
+        run([str(p.bin("glance-manage")), "--config-file", str(p.glance_etc / "glance-api.conf"),
+             "db_sync"], clean_env({}), p.glance / "manage.log", "glance-manage db_sync")
+        synced.touch()
+    # WAL (kept in the file): readers no longer block the writer, so concurrent clients stop
+    # getting "database is locked" (HTTP 500) from Glance's SQLite.
+    with contextlib.closing(sqlite3.connect(p.glance_data / "glance.sqlite")) as db:
+        db.execute("PRAGMA journal_mode=WAL")
 
 
 def _bring_up(p: C.Paths, keystone: Service, glance: Service) -> None:

@@ -195,7 +195,9 @@ image_cache_dir = {d}/cache
 enabled_import_methods = [glance-direct,web-download]
 
 [database]
-connection = sqlite:///{d}/glance.sqlite
+# A writer waits up to 30 s for another (pysqlite's default is 5 s): uploads hold write locks
+# while several clients (glance_manager --jobs 4) create and update images.
+connection = sqlite:///{d}/glance.sqlite?timeout=30
 
 [glance_store]
 default_backend = fs
