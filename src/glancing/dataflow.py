@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Set
 
-from glancing.errors import GlancingError, IdentifierMismatch, SizeMismatch, VerificationError
+from glancing.errors import IdentifierMismatch, SizeMismatch, VerificationError
 from glancing.fetch.base import ByteStream
 from glancing.model import DigestScope, Expected
 from glancing.transform import decompress as _decompress
@@ -319,4 +319,4 @@ def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-__all__ = ["DataFlow", "FlowOptions", "FlowResult", "GLANCE_ALGORITHMS", "GlancingError"]
+__all__ = ["DataFlow", "FlowOptions", "FlowResult", "GLANCE_ALGORITHMS"]

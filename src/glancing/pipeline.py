@@ -29,7 +29,6 @@ from glancing.dataflow import GLANCE_ALGORITHMS, DataFlow, FlowOptions, FlowResu
 from glancing.errors import (DigestMismatch, FormatMismatch, GlanceError, GlancingError, ServerDigestMismatch,
                              UsageError)
 from glancing.fetch import HttpSettings, new_session, open_first
-from glancing.fetch.local import LocalStream
 from glancing.model import ImageSpec, Origin
 from glancing.publish.glance import MANAGED_TAG, PENDING_TAG, GlanceStore
 from glancing.retire import backup as _backup
@@ -294,4 +293,4 @@ def _retire_all(store: GlanceStore, old: Sequence[Mapping[str, Any]], new_id: st
         log.info("retired %s (%s) as a hidden backup", image["id"], image.get("name"))
 
 
-__all__ = ["ImportOptions", "ImportResult", "default_name", "import_image", "LocalStream"]
+__all__ = ["ImportOptions", "ImportResult", "default_name", "import_image"]
