@@ -72,3 +72,24 @@ def test_check_reports_every_mismatching_digest():
     with pytest.raises(SizeMismatch):
         d.check(4, {}, 5, computed, "x")
     d.check(5, {"md5": "1" * 32}, 5, computed, "x")
+
+
+def test_threads_are_planned_one_per_core_balanced_by_cost():
+    groups = d.plan_threads(["md5", "sha1", "sha256", "sha512"], 2)
+    assert len(groups) == 2 and sorted(sum(groups, [])) == ["md5", "sha1", "sha256", "sha512"]
+    # the two most expensive never share a thread when there are two
+    heavy = sorted(["md5", "sha1", "sha256", "sha512"], key=d._cost)[-2:]
+    assert not any(set(heavy) <= set(g) for g in groups)
+    assert sorted(d.plan_threads(["md5", "sha1"], 8)) == [["md5"], ["sha1"]]  # never more threads than hashes
+    [single] = d.plan_threads(["md5", "sha1", "sha256"], 1)
+    assert sorted(single) == ["md5", "sha1", "sha256"]
+
+
+def test_multihasher_grouped_threads_match_hashlib():
+    chunks = [DATA[i:i + 100_000] for i in range(0, len(DATA), 100_000)]
+    for workers in (1, 2, 3):
+        hasher = d.MultiHasher(["md5", "sha1", "sha256", "sha512", "blake2b"], workers=workers)
+        for chunk in chunks:
+            hasher.update(chunk)
+        assert hasher.hexdigests() == {a: hashlib.new(a, DATA).hexdigest()
+                                       for a in ("md5", "sha1", "sha256", "sha512", "blake2b")}
