@@ -7,16 +7,19 @@ import pytest
 
 from glancing.errors import UsageError
 from glancing.manager.images import Snapshot
-from glancing.manager.retention import plan_retention, plan_rollback, retired_name
-from manager_helpers import backup, image, when
+from glancing.manager.retention import plan_retention, plan_rollback
+from glancing.retire.retire import backup_name
+from manager_helpers import backup, image
 
 T = "CentOS-7"
 
 
-def test_retired_name():
-    assert retired_name(T, "1.10", when(3)) == "CentOS-7 (1.10)"
-    assert retired_name(T, " ", when(3)) == "CentOS-7 (2024-01-03)"
-    assert retired_name(T, None, None) == "CentOS-7 (backup)"
+def test_backup_name():
+    assert backup_name({"id": "abcdef123", "name": T, "version": "1.10", "created_at": "2024-01-03T00:00:00Z"}) \
+        == "CentOS-7 (1.10)"
+    assert backup_name({"id": "abcdef123", "name": T, "version": " ", "created_at": "2024-01-03T00:00:00Z"}) \
+        == "CentOS-7 (2024-01-03)"
+    assert backup_name({"id": "abcdef123", "name": T}) == "CentOS-7 (abcdef12)"
 
 
 @pytest.mark.parametrize("keep,kept,deleted", [

@@ -14,16 +14,6 @@ from glancing.manager.images import ManagedImage, Snapshot
 _EPOCH = _dt.datetime.min.replace(tzinfo=_dt.timezone.utc)
 
 
-def retired_name(title: str, version: Optional[str], created_at: Optional[_dt.datetime]) -> str:
-    """The name a retired image gets: ``<title> (<version>)``, else ``<title> (<YYYY-MM-DD>)`` of
-    its creation, else ``<title> (backup)``. Raises nothing."""
-    if version and version.strip():
-        return f"{title} ({version.strip()})"
-    if created_at is not None:
-        return f"{title} ({created_at.date().isoformat()})"
-    return f"{title} (backup)"
-
-
 def _age_key(image: ManagedImage) -> Tuple[_dt.datetime, str]:
     return (image.created_at or _EPOCH, image.id)
 

@@ -14,7 +14,7 @@ from glancing.publish.glance import BACKUP_TAG, GlanceStore
 
 def backup_name(image: Mapping[str, Any]) -> str:
     """``<name> (<version>)``, or ``<name> (<creation date>)`` when the image has no version."""
-    label = image.get("version") or str(image.get("created_at") or "")[:10] or image["id"][:8]
+    label = str(image.get("version") or "").strip() or str(image.get("created_at") or "")[:10] or image["id"][:8]
     return f"{image.get('name') or image['id']} ({label})"
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Tuple
+from typing import Any, List, Tuple
 
 import rdflib
 from lxml import etree
@@ -160,9 +160,3 @@ def record_graphs(data: bytes, what: str) -> List[RecordGraph]:
     if kind == "xml":
         return graphs_from_xml(data, what)
     return [graph_from_json(data, what)]
-
-
-def subjects_with(graph: rdflib.Graph, predicate: str) -> Dict[Any, None]:
-    """Subjects (resources, not blank nodes) carrying ``predicate``, in a stable order."""
-    found = sorted({s for s in graph.subjects(URIRef(predicate), None) if isinstance(s, URIRef)})
-    return dict.fromkeys(found)

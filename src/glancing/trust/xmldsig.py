@@ -88,11 +88,6 @@ def split_records(xml_bytes: bytes, what: str) -> List[bytes]:
     return records
 
 
-def is_signed(doc: bytes, what: str) -> bool:
-    """Whether a stand-alone record carries any ds:Signature element."""
-    return next(_root(doc, what).iter(f"{{{DS}}}Signature"), None) is not None
-
-
 def _one(parent: etree._Element, path: str, what: str, label: str) -> etree._Element:
     found = parent.findall(path)
     if len(found) != 1:
