@@ -82,7 +82,8 @@ def _looks_like_document(head: bytes) -> bool:
     return start[:1] in (b"<", b"{") or start[:13].lower() in (b"mime-version:", b"content-type:")
 
 
-def _read(location: str, what: str, settings: SourceSettings) -> bytes:
+def _read(location: str, settings: SourceSettings) -> bytes:
+    """A record or list, whole (a path or URL the user named: local files allowed)."""
     return read_small(location, new_session(), settings.http, MAX_DOCUMENT_BYTES, allow_local=True)
 
 
@@ -91,6 +92,7 @@ def _read(location: str, what: str, settings: SourceSettings) -> bytes:
 def marketplace_spec(identifier: str, settings: SourceSettings) -> ImageSpec:
     """The newest acceptable, verified record of ``identifier`` on the marketplace."""
     from glancing.sources import stratuslab
+
     base = marketplace.marketplace_base(settings.marketplace_url)
     data, url = marketplace.fetch_listing(identifier, base, settings.http)
     if sniff_safely(data, url) != "xml":
@@ -120,7 +122,7 @@ def record_file_spec(path: str, settings: SourceSettings) -> ImageSpec:
     """A StratusLab record given as a local file (RDF/XML, verified when signed, or RDF/JSON)."""
     from glancing.sources import stratuslab
     from glancing.trust import smime
-    data = _read(path, path, settings)
+    data = _read(path, settings)
     if smime.looks_signed(data) or _is_hepix_json(data):
         raise RecordError(f"{path} is a HEPiX image list: name the image with -c {path} IMAGE-ID")
     if sniff_safely(data, path) == "xml":
@@ -184,7 +186,7 @@ def list_entry_spec(list_location: str, identifier: str, settings: SourceSetting
     location = list_location if remote else (plain.path_of(list_location) or list_location)
     if not remote and not os.path.exists(location):
         raise SourceError(f"image list {location}: no such file")
-    data = _read(location, location, settings)
+    data = _read(location, settings)
     verified = settings.policy.verify_image_list(data, location, seen_version, allow_unsigned=not remote)
     if verified.verified:
         log.info("%s: %s", location, verified.summary)
