@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import uuid
 
@@ -232,3 +233,16 @@ def test_clouds_yaml_with_os_cloud(lab, glance, glance_cleanup, run_cli, tmp_pat
     res = run_cli("glancing", "--os-cloud", "lab", "-n", name, "-s", digest(img), "--json", str(img), env=env)
     assert res.returncode == 0, res.stderr
     assert glance.images.get(json.loads(res.stdout)["image_id"])["name"] == name
+
+
+def test_another_projects_image_of_the_same_name_is_not_retired(lab, glance, glance_cleanup, run_cli,
+                                                                   tmp_path, name):
+    admin = lab.admin_glance()
+    theirs = admin.images.create(name=name, disk_format="raw", container_format="bare", visibility="public")
+    admin.images.upload(theirs["id"], io.BytesIO(b"their image bytes"))
+    img = make_qcow2(tmp_path / "disk.qcow2")
+    res = run_cli("glancing", "-n", name, "-s", digest(img), "--json", str(img))
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["retired"] == []
+    after = admin.images.get(theirs["id"])
+    assert after["name"] == name and not after["os_hidden"] and after["visibility"] == "public"

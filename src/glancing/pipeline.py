@@ -195,7 +195,7 @@ def _publish(store: GlanceStore, flow: DataFlow, spec: ImageSpec, name: str, dis
              extra: Mapping[str, str]) -> ImportResult:
     if options.backup_dir:
         _backup.prepare_dir(options.backup_dir)  # a bad -b fails now, before anything changes
-    old = list(replace) if replace is not None else store.list({"name": name})
+    old = list(replace) if replace is not None else _same_name(store, name)
     pending = store.create(
         name=f"{name} [glancing upload {uuid.uuid4().hex[:8]}]", disk_format=disk_format,
         container_format=options.container_format, visibility="private", os_hidden=True,
@@ -216,6 +216,13 @@ def _publish(store: GlanceStore, flow: DataFlow, spec: ImageSpec, name: str, dis
     log.info("published %s as %s (%s, %d bytes)", name, image_id, disk_format, result.size)
     _retire_all(store, old, image_id, options, result)
     return result
+
+
+def _same_name(store: GlanceStore, name: str) -> List[Dict[str, Any]]:
+    """The visible images of that name this project owns: another project's public image of the
+    same name is not ours to retire (and Glance would refuse)."""
+    project = store.project_id()
+    return store.list({"name": name, **({"owner": project} if project else {})})
 
 
 def _upload(store: GlanceStore, image_id: str, flow: DataFlow) -> None:

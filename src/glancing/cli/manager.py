@@ -83,21 +83,15 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 def _connect(args: argparse.Namespace) -> Tuple[Any, Optional[str]]:
     """The GlanceStore and the id of the project it works for (None when the session has no
     project, e.g. a bare token and endpoint). Raises GlanceError or UsageError."""
-    import keystoneauth1.exceptions as ksa
-
     from glancing.publish.auth import glance_client
     from glancing.manager.retry import RetryingStore
     from glancing.publish.glance import GlanceStore
 
-    client = glance_client(args)
-    project_of = getattr(client.http_client, "get_project_id", None)
-    try:
-        project = project_of() if project_of else None
-    except ksa.ClientException as e:
-        raise errors.GlanceError(f"Keystone: {e}") from e
+    store = GlanceStore(glance_client(args))
+    project = store.project_id()
     if not project:
         log.warning("no project in the Keystone session: every visible image tagged glancing is managed")
-    return RetryingStore(GlanceStore(client)), project
+    return RetryingStore(store), project
 
 
 def _fetch(args: argparse.Namespace) -> Any:

@@ -56,6 +56,12 @@ class GlanceStore:
         self._tags = client.image_tags
         self._http = client.http_client
 
+    def project_id(self) -> Optional[str]:
+        """The Keystone project this client works for; None without one (a bare token)."""
+        getter = getattr(self._http, "get_project_id", None)
+        with _calling("find the project of the session"):
+            return getter() if getter else None
+
     def list(self, filters: Optional[Mapping[str, Any]] = None, hidden: Optional[bool] = False) -> List[Dict[str, Any]]:
         """Images matching server-side ``filters`` (paginated); hidden=None lists hidden and visible."""
         wanted = [False, True] if hidden is None else [hidden]
