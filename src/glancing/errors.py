@@ -17,6 +17,8 @@ SOURCE_UNREACHABLE = 3
 GLANCE_FAILED = 4
 RECORD_REFUSED = 5
 LOCKED = 6
+ENVIRONMENT = 7
+PARTIAL = 8
 INTERNAL = 70
 INTERRUPTED = 130
 
@@ -29,6 +31,8 @@ exit codes:
   4    Glance or Keystone error: authentication, upload refused, server-side digest mismatch
   5    record refused: malformed, unsafe, expired, deprecated, unsigned or untrusted
   6    another run holds the lock (glance_manager)
+  7    environment problem: a required tool (qemu-img) or configuration file is missing or unusable
+  8    partial failure (glance_manager): some images failed or were refused, the others were handled
   70   internal error (a bug: please report it with the -v traceback)
   130  interrupted (Ctrl-C or SIGTERM)"""
 
@@ -123,6 +127,18 @@ class UnsafeLocation(RecordError):
 
 class SignatureError(RecordError):
     """A signature is missing, invalid, or its signer is not trusted."""
+
+
+class EnvironmentProblem(GlancingError):
+    """This host lacks something glancing needs: a tool (qemu-img), a readable config file."""
+
+    exit_code = ENVIRONMENT
+
+
+class PartialFailure(GlancingError):
+    """A run over many images handled some and failed or refused others (see its report)."""
+
+    exit_code = PARTIAL
 
 
 class LockHeld(GlancingError):
