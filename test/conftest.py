@@ -60,6 +60,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.glance)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_site_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the machine's and the user's glancing settings out of every test, in-process and in
+    the commands the tests run: one empty config file, and no GLANCING_* variables."""
+    empty = tmp_path_factory.mktemp("settings") / "glancing.conf"
+    empty.write_text("")
+    saved = {k: v for k, v in os.environ.items() if k.startswith("GLANCING_")}
+    for key in saved:
+        del os.environ[key]
+    os.environ["GLANCING_CONFIG"] = str(empty)
+    yield
+    os.environ.pop("GLANCING_CONFIG", None)
+    os.environ.update(saved)
+
+
 def _lab_cmd(command: str, check: bool = True) -> subprocess.CompletedProcess:
     res = subprocess.run([sys.executable, str(LAB_PY), command], capture_output=True, text=True)
     if check and res.returncode != 0:

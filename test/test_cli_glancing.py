@@ -64,9 +64,47 @@ def test_dry_run_mismatch_json_error_object(run_cli, image):
 def test_sums_before_source_the_2016_habit(run_cli, image, tmp_path):
     sums = tmp_path / "SHA1SUMS"
     sums.write_text(f"{digest(image, 'sha1')}  ./disk.qcow2\n")
-    res = run_cli("glancing", "-d", "-q", "-S", str(sums), str(image), lab_env=False)
+    res = run_cli("glancing", "-d", "-S", str(sums), str(image), lab_env=False)
     assert res.returncode == 0, res.stderr
-    assert "verified: sha1" in res.stdout and res.stderr == ""
+    assert "verified: sha1" in res.stdout
+
+
+def test_quiet_prints_nothing_on_success(run_cli, image, tmp_path):
+    sums = tmp_path / "SHA1SUMS"
+    sums.write_text(f"{digest(image, 'sha1')}  ./disk.qcow2\n")
+    res = run_cli("glancing", "-d", "-q", "-S", str(sums), str(image), lab_env=False)
+    assert (res.returncode, res.stdout, res.stderr) == (0, "", "")
+    res = run_cli("glancing", "-d", "-q", "--json", "-S", str(sums), str(image), lab_env=False)
+    assert "sha1" in json.loads(res.stdout)["verified"]
+
+
+def test_quiet_still_shows_unsafe_mode_warnings(run_cli, image):
+    res = run_cli("glancing", "-d", "-q", "-D", str(image), lab_env=False)
+    assert res.returncode == 0 and res.stdout == ""
+    assert "-D: the image digests will not be checked" in res.stderr
+
+
+@pytest.mark.parametrize("argv", [["--bogus", "x"], [], ["-d", "--visibility", "everyone", "x"]])
+def test_usage_errors_are_json_too(run_cli, argv):
+    res = run_cli("glancing", "--json", *argv, lab_env=False)
+    assert res.returncode == 2
+    assert len(res.stderr.strip().splitlines()) == 1 and res.stderr.startswith("glancing: error: ")
+    out = json.loads(res.stdout)
+    assert out["status"] == "error" and out["exit_code"] == 2
+
+
+def test_2016_entry_points_run_from_a_checkout(image, tmp_path):
+    """`./src/glancing.py` and `python -m glancing`, as the 2016 README and cron lines run them."""
+    src = Path(__file__).resolve().parent.parent / "src"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(src), "HOME": str(tmp_path)}
+    for argv in ([sys.executable, str(src / "glancing.py")], [sys.executable, "-m", "glancing"]):
+        res = subprocess.run([*argv, "--dry-run", "--verbose", "--no-checksum", str(image)],
+                             capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.startswith("dry run: disk: qcow2")
+    res = subprocess.run([sys.executable, str(src / "glance_manager.py"), "--help"], capture_output=True,
+                         text=True, env=env, cwd=tmp_path)
+    assert res.returncode == 0 and "--vmlist" in res.stdout
 
 
 def test_missing_file_is_exit_3(run_cli, tmp_path):

@@ -22,7 +22,6 @@ def _no_site_settings(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("GLANCING_CA_DIR", raising=False)
     monkeypatch.delenv("GLANCING_TRUST_FILE", raising=False)
-    monkeypatch.setattr(settings, "SYSTEM_CONFIG", tmp_path / "no-system.conf")
     monkeypatch.setattr(settings, "DEFAULT_TRUST_FILE", tmp_path / "no-default-trust")
 
 

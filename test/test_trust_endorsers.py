@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from glancing.errors import UsageError
+from glancing.errors import EnvironmentProblem, UsageError
 from glancing.trust.chain import CrlMode
 from glancing.trust.dn import parse_dn
 from glancing.trust.endorsers import TrustedEndorsers, hepix_line, parse_line, parse_trust_file
@@ -76,8 +76,8 @@ def test_user_config_follows_xdg(tmp_path: Path) -> None:
     assert str(resolve(env={"XDG_CONFIG_HOME": str(tmp_path)}).ca_dir) == "/xdg/ca"
 
 
-def test_bad_config_values_are_usage_errors(tmp_path: Path) -> None:
+def test_bad_config_values_are_environment_problems(tmp_path: Path) -> None:
     conf = tmp_path / "c.conf"
     conf.write_text("[trust]\ncrl = maybe\n")
-    with pytest.raises(UsageError, match="crl must be"):
+    with pytest.raises(EnvironmentProblem, match=r"\[trust\] crl: expected one of require, off"):
         resolve(env={}, files=[conf])

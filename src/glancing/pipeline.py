@@ -111,7 +111,7 @@ def _refuse_unverified(spec: ImageSpec, options: ImportOptions) -> None:
     if spec.expected.digests or spec.expected.identifier:
         return
     if not options.check_digests:
-        log.warning("-D: the image digests will not be checked")
+        logging.getLogger("glancing.unsafe").warning("-D: the image digests will not be checked")
         return
     if _is_remote(spec) and not options.allow_unverified:
         raise UsageError(f"{spec.source}: no expected digest to verify the download against; give -s, "

@@ -9,9 +9,21 @@ import logging
 import signal
 import sys
 import time
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Callable, List, NoReturn, Optional, Sequence, TextIO
 
 from glancing import errors
+
+# Warnings of an unsafe mode (--no-signature, --crl off, -D): shown even with -q, because they
+# are what a cron mail must show.
+UNSAFE = logging.getLogger("glancing.unsafe")
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are UsageErrors, so they reach ``run`` (one line on stderr,
+    exit 2, and the JSON error object with --json) like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise errors.UsageError(f"{message} (see {self.prog} --help)")
 
 
 def setup_logging(prog: str, verbose: bool, quiet: bool, stream: TextIO = sys.stderr) -> None:
@@ -24,6 +36,7 @@ def setup_logging(prog: str, verbose: bool, quiet: bool, stream: TextIO = sys.st
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if not verbose else logging.DEBUG)
     logging.getLogger("glancing").setLevel(level)
+    UNSAFE.setLevel(logging.DEBUG if verbose else logging.WARNING)
     if quiet:
         root.setLevel(logging.ERROR)
 
@@ -88,6 +101,21 @@ def run(prog: str, body: Callable[[], int], verbose: bool, as_json: bool = False
     if as_json:
         print_json({"status": "error", "error": message.removeprefix("error: "), "exit_code": code})
     return code
+
+
+def main(prog: str, argv: Sequence[str], parse: Callable[[List[str]], argparse.Namespace],
+         body: Callable[[argparse.Namespace], int]) -> int:
+    """Parse ``argv`` and run ``body`` under ``run``: a usage error is reported like any other
+    (``--json`` looked for in argv itself, since parsing may be what failed)."""
+    argv = list(argv)
+    verbose = any(a in ("-v", "--verbose") for a in argv)
+
+    def go() -> int:
+        args = parse(argv)
+        setup_logging(prog, getattr(args, "verbose", False), getattr(args, "quiet", False))
+        return body(args)
+
+    return run(prog, go, verbose, "--json" in argv)
 
 
 def print_json(obj: Any) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from typing import Dict, List, Optional, Sequence
 
@@ -16,6 +15,7 @@ from glancing.fetch import HttpSettings, new_session, read_small
 from glancing.model import ImageSpec
 from glancing.pipeline import ImportOptions, ImportResult, import_image
 from glancing.publish.auth import register_arguments
+from glancing.settings import Settings
 from glancing.sources import resolve
 from glancing.sources.plain import file_name
 from glancing.verify import digests as _digests
@@ -58,8 +58,9 @@ examples:
 
 
 def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="glancing", usage="glancing [options] SOURCE", description=DESCRIPTION, epilog=EPILOG,
+    p = common.Parser(
+        prog="glancing", usage="glancing [options] SOURCE\n       glancing config [--json]",
+        description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", nargs="?", metavar="SOURCE", help="image path, URL, record file or marketplace ID")
     p.add_argument("--version", action="version", version=f"glancing {__version__}")
@@ -68,9 +69,9 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
     run.add_argument("-f", "--force", action="store_true",
                      help="upload even if the size, a digest or the format does not match (reported loudly)")
     run.add_argument("-n", "--name", help="image name in Glance (default: the record's title, else the file name)")
-    run.add_argument("-b", "--backup-dir", default=os.environ.get("GLANCING_BACKUP_DIR"), metavar="DIR",
+    run.add_argument("-b", "--backup-dir", metavar="DIR",
                      help="download the image being replaced to DIR (0700) before retiring it "
-                          "[$GLANCING_BACKUP_DIR]")
+                          "[[glance] backup_dir, $GLANCING_BACKUP_DIR]")
     run.add_argument("-k", "--keep-temps", action="store_true",
                      help="keep a copy of the downloaded bytes in $TMPDIR (for inspection)")
     ver = p.add_argument_group("verification")
@@ -85,13 +86,15 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
                      help="accept a remote image that no digest describes")
     img = p.add_argument_group("image in Glance")
     img.add_argument("--disk-format", help="expected disk format (default: what qemu-img detects)")
-    img.add_argument("--container-format", default="bare", help="container format (default: bare)")
+    img.add_argument("--container-format", help="container format ([glance] container_format, default bare)")
     img.add_argument("--visibility", choices=("private", "shared", "community", "public"),
                      help="visibility (default: that of the image replaced, else private)")
     img.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
                      help="extra image property (repeatable)")
     options.add_record_options(p)
+    options.add_fetch_options(p)
     options.add_trust_options(p)
+    options.add_config_option(p)
     out = p.add_argument_group("output")
     out.add_argument("-v", "--verbose", action="store_true", help="debug messages and tracebacks")
     out.add_argument("-q", "--quiet", action="store_true", help="errors only (for cron)")
@@ -104,9 +107,15 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     """Parse argv. A dry run that names no --os-*/TLS option skips loading openstack.config (~0.3 s)."""
     if not any(a in ("-d", "--dry-run") for a in argv) or any(a in ("-h", "--help") for a in argv):
-        return build_parser(argv).parse_args(argv)
-    args, unknown = build_parser(argv, with_auth=False).parse_known_args(argv)
-    return build_parser(argv).parse_args(argv) if unknown else args
+        args = build_parser(argv).parse_args(argv)
+    else:
+        args, unknown = build_parser(argv, with_auth=False).parse_known_args(argv)
+        if unknown:
+            args = build_parser(argv).parse_args(argv)
+    if args.sums_files and not args.source and len(args.sums_files) > 1:
+        # `-S A B SOURCE` (the 2016 habit): argparse gives SOURCE to -S.
+        args.source = args.sums_files.pop()
+    return args
 
 
 def _properties(items: List[str]) -> Dict[str, str]:
@@ -131,29 +140,33 @@ def inline_digests(args: argparse.Namespace) -> Dict[str, str]:
     return found
 
 
-def sums_file_digests(args: argparse.Namespace, image_file: str, found: Dict[str, str]) -> Dict[str, str]:
+def sums_file_digests(args: argparse.Namespace, image_file: str, found: Dict[str, str],
+                      http: HttpSettings) -> Dict[str, str]:
     """``found`` plus what each -S file lists for ``image_file`` (each file must list it)."""
     found = dict(found)
     for sums in args.sums_files:
-        data = read_small(sums, new_session(), HttpSettings(), limit=16 << 20)
+        data = read_small(sums, new_session(), http, limit=16 << 20)
         listed = _digests.parse_sums_file(data.decode("utf-8", "replace"), image_file, sums)
         for alg, value in listed.items():
             _digests.add_expected(found, alg, value, sums)
     return found
 
 
-def _options(args: argparse.Namespace, properties: Dict[str, str],
+def _options(args: argparse.Namespace, settings: Settings, properties: Dict[str, str],
              progress: Optional[common.Progress]) -> ImportOptions:
     return ImportOptions(
         name=args.name, dry_run=args.dry_run, force=args.force, check_digests=not args.no_checksum,
-        keep_temps=args.keep_temps, backup_dir=args.backup_dir, disk_format=args.disk_format,
-        container_format=args.container_format, visibility=args.visibility,
-        properties=properties, allow_unverified=args.allow_unverified, progress=progress)
+        keep_temps=args.keep_temps, backup_dir=settings.get("glance", "backup_dir"),
+        disk_format=args.disk_format, container_format=settings.get("glance", "container_format"),
+        visibility=settings.get("glance", "visibility"), properties=properties,
+        allow_unverified=args.allow_unverified, http=options.http_settings(settings), progress=progress)
 
 
-def _report(result: ImportResult, as_json: bool) -> None:
+def _report(result: ImportResult, as_json: bool, quiet: bool) -> None:
     if as_json:
         common.print_json(result.as_json())
+        return
+    if quiet:
         return
     checked = ", ".join(result.flow.verified) or "nothing"
     if result.dry_run:
@@ -172,8 +185,9 @@ def _import(args: argparse.Namespace) -> int:
         raise UsageError("-d and -f cannot be used together")
     inline = inline_digests(args)  # usage errors first, before any I/O
     properties = _properties(args.property)
-    spec: ImageSpec = resolve(args.source, options.source_settings(args))
-    spec = _merge(spec, sums_file_digests(args, file_name(spec.source), inline))
+    settings = options.load_settings(args)
+    spec: ImageSpec = resolve(args.source, options.source_settings(args, settings))
+    spec = _merge(spec, sums_file_digests(args, file_name(spec.source), inline, options.http_settings(settings)))
     store = None
     if not args.dry_run:
         from glancing.publish.auth import glance_client
@@ -182,14 +196,14 @@ def _import(args: argparse.Namespace) -> int:
         store = GlanceStore(glance_client(args))
     progress = common.Progress() if common.want_progress(args) else None
     try:
-        result = import_image(spec, _options(args, properties, progress), store)
+        result = import_image(spec, _options(args, settings, properties, progress), store)
     finally:
         if progress:
             progress.finish()
     if result.flow.forced:
         log.error("FORCED: imported although %s did not match", ", ".join(result.flow.forced))
-    _report(result, args.json)
-    return 0
+    _report(result, args.json, args.quiet)
+    return errors.OK
 
 
 def _merge(spec: ImageSpec, user: Dict[str, str]) -> ImageSpec:
@@ -210,17 +224,13 @@ def _merge(spec: ImageSpec, user: Dict[str, str]) -> ImageSpec:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the glancing console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = parse(argv)
-    except UsageError as e:
-        print(f"glancing: error: {e}", file=sys.stderr)
-        return errors.USAGE
-    if args.sums_files and not args.source and len(args.sums_files) > 1:
-        # `-S A B SOURCE` (the 2016 habit): argparse gives SOURCE to -S.
-        args.source = args.sums_files.pop()
-    common.setup_logging("glancing", args.verbose, args.quiet)
-    return common.run("glancing", lambda: _import(args), args.verbose, args.json)
+    if argv[:1] == ["config"]:  # a file named "config" is still importable as ./config
+        from glancing.cli import config
+
+        return config.main(argv[1:])
+    return common.main("glancing", argv, parse, _import)
 
 
 if __name__ == "__main__":

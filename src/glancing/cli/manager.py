@@ -60,7 +60,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
                    help="what to do (default: sync)")
     p.add_argument("appliance", nargs="?", help="the appliance (Glance name) to roll back")
     p.add_argument("--version", action="version", version=f"glance_manager {__version__}")
-    p.add_argument("-l", "--list", action="append", default=[], metavar="LIST",
+    p.add_argument("-l", "--list", "--vmlist", action="append", default=[], metavar="LIST",
                    help="file of marketplace IDs, one per line (repeatable; see img_list.txt.example)")
     p.add_argument("--dry-run", action="store_true", help="print the plan; change nothing in Glance")
     p.add_argument("--keep", type=int, default=1, metavar="N", help="backups kept per appliance (default 1)")

@@ -1,20 +1,47 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
-"""Options glancing and glance_manager share: where records come from, and whom to trust."""
+"""Options the commands share, and the one place a command line becomes a ``Settings``.
+
+An option that has a settings key defaults to None ("not given"), so the settings object can
+fall back to the environment, the config files, then the key's default (``glancing.settings``).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import dataclasses
+from typing import Any, Dict, Optional
 
+from glancing.settings import Settings
 from glancing.sources import SourceSettings
-from glancing.sources.marketplace import DEFAULT_MARKETPLACE_URL, ENV_MARKETPLACE_URL
+
+# argparse dest -> settings key: how an option overrides a key.
+OPTION_KEYS: Dict[str, str] = {
+    "backup_dir": "glance.backup_dir", "visibility": "glance.visibility",
+    "container_format": "glance.container_format",
+    "ca_dir": "trust.ca_dir", "trust_file": "trust.trust_file", "crl": "trust.crl",
+    "at_signing_time": "trust.at_signing_time", "url": "sources.marketplace_url",
+    "ca_file": "fetch.ca_file", "keep": "manager.keep", "jobs": "manager.jobs", "lock": "manager.lock",
+    "metrics_file": "manager.metrics",
+}
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE",
+                        help="read settings from FILE only, instead of ~/.config/glancing/glancing.conf "
+                             "and /etc/glancing/glancing.conf [$GLANCING_CONFIG]")
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    """The settings of this run: the options given, then environment, config files, defaults."""
+    given = {key: getattr(args, dest) for dest, key in OPTION_KEYS.items() if hasattr(args, dest)}
+    return Settings.load(given, config=getattr(args, "config", None))
 
 
 def add_record_options(parser: argparse.ArgumentParser, image_list: bool = True) -> None:
     group = parser.add_argument_group("records and image lists")
     group.add_argument("-u", "--url", metavar="URL",
-                       help=f"StratusLab marketplace metadata URL [${ENV_MARKETPLACE_URL}, else "
-                            f"{DEFAULT_MARKETPLACE_URL}, which is gone since 2017]")
+                       help="StratusLab marketplace metadata URL [[sources] marketplace_url, "
+                            "$GLANCING_MARKETPLACE_URL; the 2016 default marketplace is gone since 2017]")
     if image_list:
         group.add_argument("-c", "--cern-list", "--image-list", dest="image_list", metavar="LIST",
                            help="a HEPiX image list (path or URL, S/MIME-signed or JSON): SOURCE is then "
@@ -25,14 +52,26 @@ def add_record_options(parser: argparse.ArgumentParser, image_list: bool = True)
                        help="import a record its endorser withdrew (slterms:deprecated)")
 
 
+def add_fetch_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "downloads",
+        "Images, SUMS files, records and lists are downloaded with these bounds ([fetch] section):\n"
+        "a connection within connect_timeout (10 s); a byte within read_timeout (60 s); net progress\n"
+        "of the whole transfer within stall_timeout (300 s, counted across reconnects and resumes);\n"
+        "at least min_speed (1024 bytes/s) averaged over stall_timeout; retries (5) attempts in a\n"
+        "row without progress. Exceeding one is exit 3 naming it, and the next location is tried.")
+    group.add_argument("--ca-file", metavar="FILE",
+                       help="CA bundle for https mirrors, SUMS files, lists and marketplaces "
+                            "([fetch] ca_file; Glance and Keystone use --os-cacert instead)")
+
+
 def add_trust_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "signatures and trust",
         "Records and lists read from a remote source must be signed by a trusted endorser whose\n"
         "certificate chains to a CA of the grid CA directory, with current CRLs. Defaults come from\n"
-        "$GLANCING_CA_DIR / $GLANCING_TRUST_FILE, ~/.config/glancing/glancing.conf or\n"
-        "/etc/glancing/glancing.conf ([trust] section), else /etc/grid-security/certificates\n"
-        "and /etc/glancing/trusted-endorsers.")
+        "[trust] in the config files ($GLANCING_CA_DIR and $GLANCING_TRUST_FILE too), else\n"
+        "/etc/grid-security/certificates and /etc/glancing/trusted-endorsers.")
     group.add_argument("--ca-dir", metavar="DIR", help="grid CA directory (<hash>.0 certificates, <hash>.r0 CRLs)")
     group.add_argument("--trust", dest="trust_file", metavar="FILE", help="trusted endorsers file")
     group.add_argument("--endorser", action="append", default=[], metavar="DN",
@@ -45,17 +84,29 @@ def add_trust_options(parser: argparse.ArgumentParser) -> None:
                        help="UNSAFE: read records and lists without checking any signature (warned on every use)")
 
 
-def trust_policy(args: argparse.Namespace) -> Any:
-    """The policy the options describe; UsageError for a bad trust file or setting."""
+def http_settings(settings: Settings) -> Any:
+    """The ``[fetch]`` section as the fetchers take it (fields the fetcher does not know are left out)."""
+    from glancing.fetch import HttpSettings
+
+    known = {f.name for f in dataclasses.fields(HttpSettings)}
+    values = {name: settings.get("fetch", name) for name in
+              ("connect_timeout", "read_timeout", "stall_timeout", "min_speed", "retries", "backoff",
+               "ca_file", "proxy") if name in known}
+    return HttpSettings(**values)
+
+
+def trust_policy(args: argparse.Namespace, settings: Optional[Settings] = None) -> Any:
+    """The policy the options and settings describe; UsageError for a bad trust file."""
     from glancing.trust.policy import TrustPolicy, UnsafeNoVerify
+    from glancing.trust.settings import from_settings
 
     if args.no_signature:
         return UnsafeNoVerify()
-    return TrustPolicy.from_options(ca_dir=args.ca_dir, trust_file=args.trust_file, endorsers=args.endorser,
-                                    crl=args.crl, at_signing_time=args.at_signing_time)
+    return TrustPolicy(from_settings(settings or load_settings(args), args.endorser))
 
 
-def source_settings(args: argparse.Namespace) -> SourceSettings:
-    return SourceSettings(policy=trust_policy(args), marketplace_url=args.url,
+def source_settings(args: argparse.Namespace, settings: Optional[Settings] = None) -> SourceSettings:
+    settings = settings or load_settings(args)
+    return SourceSettings(policy=trust_policy(args, settings), marketplace_url=settings.get("sources", "marketplace_url"),
                           image_list=getattr(args, "image_list", None), allow_expired=args.allow_expired,
-                          allow_deprecated=args.allow_deprecated)
+                          allow_deprecated=args.allow_deprecated, http=http_settings(settings))

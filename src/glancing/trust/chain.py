@@ -152,7 +152,7 @@ def validate_chain(cert: x509.Certificate, others: Sequence[x509.Certificate], c
     if crl is CrlMode.REQUIRE and not ca_dir.crls:
         raise ChainError(f"no CRL in {ca_dir.path} (run fetch-crl, or --crl off, which is unsafe)")
     if crl is CrlMode.OFF:
-        log.warning("CRL checking is off (--crl off): a revoked signer would be accepted")
+        logging.getLogger("glancing.unsafe").warning("CRL checking is off (--crl off): a revoked signer would be accepted")
     ee = ax509.Certificate.load(cert.public_bytes(_DER))
     inter = [ax509.Certificate.load(c.public_bytes(_DER)) for c in others if c != cert]
     context = ValidationContext(

@@ -253,7 +253,7 @@ class UnsafeNoVerify:
 
     def verify_stratuslab_all(self, xml_bytes: bytes, what: str, **_: Any) -> List[VerifiedRecord]:
         """Split and clean every record; no signature is checked."""
-        log.warning("%s: signature NOT verified (--no-signature): anyone could have changed it", what)
+        logging.getLogger("glancing.unsafe").warning("%s: signature NOT verified (--no-signature): anyone could have changed it", what)
         found = []
         for doc in xmldsig.split_records(xml_bytes, what):
             data, tree = xmldsig.strip(doc, what)
@@ -270,5 +270,5 @@ class UnsafeNoVerify:
     def verify_image_list(self, data: bytes, what: str, seen_version: Optional[str] = None, *,
                           seen_identifier: Optional[str] = None, **_: Any) -> VerifiedList:
         """Read a list, signed or not, without verifying it; dates and version are checked."""
-        log.warning("%s: signature NOT verified (--no-signature): anyone could have changed it", what)
+        logging.getLogger("glancing.unsafe").warning("%s: signature NOT verified (--no-signature): anyone could have changed it", what)
         return _unverified_list(data, what, self._clock(), seen_version, seen_identifier)
