@@ -15,7 +15,7 @@ from glancing.errors import UsageError
 from glancing.fetch import HttpSettings, new_session, read_small
 from glancing.model import ImageSpec
 from glancing.pipeline import ImportOptions, ImportResult, import_image
-from glancing.publish.auth import register_arguments
+from glancing.targets.glance.auth import register_arguments
 from glancing.sources import resolve
 from glancing.sources.plain import file_name
 from glancing.verify import digests as _digests
@@ -174,15 +174,14 @@ def _import(args: argparse.Namespace) -> int:
     properties = _properties(args.property)
     spec: ImageSpec = resolve(args.source, options.source_settings(args))
     spec = _merge(spec, sums_file_digests(args, file_name(spec.source), inline))
-    store = None
+    target = None
     if not args.dry_run:
-        from glancing.publish.auth import glance_client
-        from glancing.publish.glance import GlanceStore
+        from glancing.targets.glance import connect
 
-        store = GlanceStore(glance_client(args))
+        target = connect(args)
     progress = common.Progress() if common.want_progress(args) else None
     try:
-        result = import_image(spec, _options(args, properties, progress), store)
+        result = import_image(spec, _options(args, properties, progress), target)
     finally:
         if progress:
             progress.finish()
