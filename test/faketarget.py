@@ -47,7 +47,7 @@ class FakeTarget:
         return self.project is None or image.get("owner") in (None, self.project)
 
     def _listed(self, hidden: Optional[bool]) -> List[Image]:
-        return [copy.deepcopy(i) for i in self.images.values()
+        return [copy.deepcopy(i) for i in list(self.images.values())  # a sweeper thread may list
                 if self._mine(i) and (hidden is None or bool(i.get("os_hidden")) == hidden)]
 
     def current(self, name: str) -> List[Image]:

@@ -22,6 +22,7 @@ import datetime as _dt
 import logging
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
@@ -213,20 +214,27 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
         _backup.prepare_dir(options.backup_dir)  # a bad -b fails now, before anything changes
     old = list(replace) if replace is not None else target.current(name)
     request = StageRequest(name, disk_format, options.container_format, PendingMark.here(options.pending_owner))
-    staged = _stage(target, request, flow)
-    try:
-        check_stored_copy(target, target.stored(staged), flow.result, spec)
-        visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
-        target.release(staged, Release(name, visibility, image_properties(spec, options, flow.result, extra)))
-    except BaseException:
-        target.discard(staged.id)
-        raise
-    result = _result(name, spec, disk_format, options, flow.result, dry_run=False)
-    result.image_id, result.visibility = staged.id, visibility
-    log.info("published %s as %s (%s, %d bytes)", name, staged.id, disk_format, result.size)
-    _retire_all(target, old, staged.id, options, result)
+    # Dead runs' leftovers are looked for while this upload runs: no time added to the import.
+    sweeper = threading.Thread(target=clean_leftovers, name="glancing-leftovers", daemon=True,
+                               args=(target, LeftoverPolicy(options.pending_owner, options.stale_upload_after)))
     if options.clean_leftovers:
-        clean_leftovers(target, LeftoverPolicy(options.pending_owner, options.stale_upload_after))
+        sweeper.start()
+    try:
+        staged = _stage(target, request, flow)
+        try:
+            check_stored_copy(target, target.stored(staged), flow.result, spec)
+            visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
+            target.release(staged, Release(name, visibility, image_properties(spec, options, flow.result, extra)))
+        except BaseException:
+            target.discard(staged.id)
+            raise
+        result = _result(name, spec, disk_format, options, flow.result, dry_run=False)
+        result.image_id, result.visibility = staged.id, visibility
+        log.info("published %s as %s (%s, %d bytes)", name, staged.id, disk_format, result.size)
+        _retire_all(target, old, staged.id, options, result)
+    finally:
+        if sweeper.is_alive():
+            sweeper.join()
     return result
 
 
@@ -250,13 +258,15 @@ def _stage(target: Target, request: StageRequest, flow: DataFlow) -> Staged:
 
 
 def clean_leftovers(target: Target, policy: LeftoverPolicy) -> None:
-    """Remove staged uploads dead runs of ``policy.owner`` left behind; never fails the caller."""
+    """Remove staged uploads dead runs of ``policy.owner`` left behind; never fails the caller
+    (it runs beside an upload: a failure here is only logged)."""
     try:
         for image, verdict in target.clean_leftovers(policy):
             if verdict.startswith("failed"):
                 log.warning("could not remove %s, an unfinished upload of a dead run: %s", image["id"], verdict)
-    except GlanceError as e:
-        log.warning("could not look for unfinished uploads of dead runs: %s", e)
+    except Exception as e:  # noqa: BLE001 - best effort beside the upload, which must not suffer
+        log.warning("could not look for unfinished uploads of dead runs: %s", e,
+                    exc_info=not isinstance(e, GlanceError) and log.isEnabledFor(logging.DEBUG))
 
 
 def check_stored_copy(target: Target, copy: StoredCopy, flow: FlowResult, spec: ImageSpec) -> None:
