@@ -75,6 +75,12 @@ class _CountingHandler(BaseHTTPRequestHandler):
         srv = self.server
         with srv.lock:
             srv.requests.append((self.command, self.path))
+            refuse = self.command == "DELETE" and srv.fail_deletes > 0
+            if refuse:
+                srv.fail_deletes -= 1
+        if refuse:  # a Glance still finishing an aborted upload answers like this
+            self.send_error(500, "injected: the first DELETEs fail")
+            return
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             # Only no-op runs go through this proxy: an upload here is itself a failure.
             self.send_error(501, "the counting proxy does not forward chunked uploads")
@@ -105,6 +111,7 @@ class CountingProxy(ThreadingHTTPServer):
     """A loopback HTTP proxy in front of Glance that records every request (method, path).
 
     Point a command at it with OS_IMAGE_ENDPOINT_OVERRIDE=<proxy.url>; Keystone is not proxied.
+    ``fail_deletes``: that many DELETEs are answered 500 without reaching Glance.
     """
 
     daemon_threads = True
@@ -114,6 +121,7 @@ class CountingProxy(ThreadingHTTPServer):
         self.target = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.requests: List[Tuple[str, str]] = []
         self.lock = threading.Lock()
+        self.fail_deletes = 0
         super().__init__(("127.0.0.1", 0), _CountingHandler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 

@@ -192,12 +192,12 @@ def test_rollback_then_sync_refuses_the_rolled_back_version_and_downgrades(site)
     assert images["1.10"]["os_hidden"] and images["1.10"]["glancing_rolled_back"]
     gets = site.image_gets()
     # The rolled-back version stays out; an older version (1.2 < 1.9) is a refused downgrade.
-    out = site.report(ids=[v2, v0], code=1)
+    out = site.report(ids=[v2, v0], code=8)
     assert [i["status"] for i in out["images"]] == ["refused", "refused"], out
     assert "rolled back" in out["images"][0]["message"] and "downgrade" in out["images"][1]["message"]
     assert site.image_gets() == gets and len(site.images("Charlie")) == 2
     res = site.run(ids=[v0])
-    assert res.returncode == 1 and "REFUSED" in res.stdout and "downgrade refused" in res.stderr
+    assert res.returncode == 8 and "REFUSED" in res.stdout and "downgrade refused" in res.stderr
 
 
 def test_hand_uploaded_image_is_adopted_not_uploaded_again(site):
@@ -224,7 +224,7 @@ def test_one_bad_record_among_good_ones(site):
     missing = "A" * 27  # a well-formed ID the marketplace does not know
     site.write_list(good1, liar, missing, good2)
     res = site.run("--metrics", str(site.tmp / "m.prom"))
-    assert res.returncode == 1, res.stderr
+    assert res.returncode == 8, res.stderr
     assert "2 imported" in res.stdout and "2 failed" in res.stdout
     assert f"FAILED {liar} [{site.list}:2]" in res.stdout and f"FAILED {missing} [{site.list}:3]" in res.stdout
     assert len(site.images("Echo")) == len(site.images("Foxtrot")) == 1

@@ -9,6 +9,7 @@ import pytest
 
 from glancing.errors import SourceError
 from glancing.manager.preflight import check_reachable
+from glancing.retry import RetryPolicy
 
 
 def test_any_http_answer_counts_as_reachable(http_server, tmp_path):
@@ -23,5 +24,6 @@ def test_nothing_listening_is_unreachable_after_the_retries():
         port = s.getsockname()[1]
     pauses = []
     with pytest.raises(SourceError, match="cannot be reached.*nothing was done"):
-        check_reachable(f"http://127.0.0.1:{port}/metadata", attempts=3, sleep=pauses.append)
+        check_reachable(f"http://127.0.0.1:{port}/metadata",
+                        retry=RetryPolicy(retries=2, backoff=0.5, jitter=False, sleep=pauses.append))
     assert pauses == [0.5, 1.0]

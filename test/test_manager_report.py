@@ -9,7 +9,8 @@ import json
 from glancing.errors import SourceError
 from glancing.manager.images import Snapshot
 from glancing.manager.plan import Candidate, plan_image
-from glancing.manager.report import (SOME_FAILED, ImageOutcome, PruneOutcome, RunReport, Status,
+from glancing.errors import PARTIAL
+from glancing.manager.report import (ImageOutcome, PruneOutcome, RunReport, Status,
                                      human_bytes, redact)
 from manager_helpers import image, mpid, when
 
@@ -44,7 +45,7 @@ def test_counts_and_exit_status():
     assert ok.exit_code() == 0 and ok.succeeded and not ok.had_failures
     assert ok.counts()["imported"] == 1 and ok.counts()["unchanged"] == 1
     bad = report_with(imported(), failed())
-    assert bad.exit_code() == SOME_FAILED and bad.had_failures
+    assert bad.exit_code() == PARTIAL and bad.had_failures
     assert bad.counts()["failed"] == 1 and bad.counts()["checked"] == 2
 
 
@@ -52,7 +53,7 @@ def test_refusal_fails_the_run_but_does_not_hold_back_pruning():
     decision = plan_image(Candidate(A, "Debian", "1"), Snapshot([image("d1", "Debian", mpid=B, version="2")]))
     report = report_with(ImageOutcome.from_decision(decision))
     assert report.outcomes[0].status is Status.REFUSED
-    assert report.exit_code() == SOME_FAILED and not report.had_failures
+    assert report.exit_code() == PARTIAL and not report.had_failures
 
 
 def test_failed_prune_fails_the_run():
@@ -60,13 +61,13 @@ def test_failed_prune_fails_the_run():
     report.add_prune(PruneOutcome("old", "Debian", "deactivated", "in use"))
     assert report.exit_code() == 0
     report.add_prune(PruneOutcome("older", "Debian", "failed", "403 Forbidden"))
-    assert report.exit_code() == SOME_FAILED
+    assert report.exit_code() == PARTIAL
     assert "FAILED prune of older (Debian): 403 Forbidden" in report.summary()
 
 
 def test_json_report():
     data = json.loads(report_with(imported(), failed()).to_json())
-    assert data["ok"] is False and data["exit_code"] == 1 and data["duration_seconds"] == 90.0
+    assert data["ok"] is False and data["exit_code"] == PARTIAL and data["duration_seconds"] == 90.0
     assert data["started"] == "2024-01-01T00:00:00Z" and data["bytes_uploaded"] == 3 * 1024**2
     first, second = data["images"]
     assert (first["action"], first["status"], first["image_id"]) == ("import", "ok", "new1")

@@ -8,7 +8,7 @@ import pytest
 from glancing.errors import UsageError
 from glancing.manager.images import Snapshot
 from glancing.manager.retention import plan_retention, plan_rollback
-from glancing.retire.retire import backup_name
+from glancing.retire.naming import backup_name
 from manager_helpers import backup, image
 
 T = "CentOS-7"

@@ -1,71 +1,28 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
-"""One sync run against an in-memory stand-in for GlanceStore (Glance itself: integration tests)."""
+"""One sync run against the shared FakeTarget (Glance itself: integration tests)."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-from typing import Any, Dict, List
+import os
+import socket
+import subprocess
 
 import pytest
 
-from glancing.errors import GlanceError, SourceError
-from glancing.manager import actions
+from faketarget import FakeTarget
+from glancing.errors import PARTIAL, SourceError
+from glancing.manager import service
 from glancing.manager.lists import parse_lists
 from glancing.manager.report import RunReport, Status
-from glancing.manager.retention import plan_rollback
-from glancing.manager.run import GlanceState, SyncOptions, sync
+from glancing.manager.run import SyncOptions, sync
 from glancing.model import DigestScope, Expected, ImageSpec, Location, Origin
+from glancing.retry import RetryPolicy
+from images import digest, make_raw
 from manager_helpers import glance_dict, mpid
 
 MD5, SHA512 = "a" * 32, "b" * 128
-
-
-class FakeStore:
-    """Just enough of GlanceStore: dict images, a request log, optional refusals."""
-
-    def __init__(self, *images: Dict[str, Any]) -> None:
-        self.images = {i["id"]: copy.deepcopy(i) for i in images}
-        self.calls: List[str] = []
-        self.refuse_delete = False
-
-    def list(self, filters=None, hidden=False):
-        self.calls.append("list")
-        filters = dict(filters or {})
-        tags = filters.pop("tag", [])
-        return [dict(i) for i in self.images.values()
-                if all(t in i.get("tags", []) for t in tags)
-                and all(i.get(k) == v for k, v in filters.items())]
-
-    def get(self, image_id):
-        self.calls.append("get")
-        return dict(self.images[image_id])
-
-    def update(self, image_id, remove=(), **fields):
-        self.calls.append("update")
-        image = self.images[image_id]
-        for key in remove:
-            image.pop(key, None)
-        image.update(fields)
-        return dict(image)
-
-    def add_tag(self, image_id, tag):
-        self.calls.append("add_tag")
-        self.images[image_id]["tags"].append(tag)
-
-    def remove_tag(self, image_id, tag):
-        self.calls.append("remove_tag")
-        self.images[image_id]["tags"].remove(tag)
-
-    def delete(self, image_id):
-        self.calls.append("delete")
-        if self.refuse_delete:
-            raise GlanceError("Glance refused to delete image: HTTP 409: in use")
-        del self.images[image_id]
-
-    def deactivate(self, image_id):
-        self.calls.append("deactivate")
-        self.images[image_id]["status"] = "deactivated"
 
 
 TITLE = "Alpine"
@@ -90,7 +47,8 @@ def current(mp, **extra):
 def test_no_op_run_makes_one_listing_and_nothing_else():
     ids = [mpid(str(n)) for n in range(200)]
     images = [glance_dict(f"i{n}", f"app{n}", mpid=m, version="1") for n, m in enumerate(ids)]
-    store = FakeStore(*images)
+    store = FakeTarget(*images)
+    before = copy.deepcopy(store.images)
     specs = {m: spec_for("1") for m in ids}
 
     def fetch(m):
@@ -98,14 +56,14 @@ def test_no_op_run_makes_one_listing_and_nothing_else():
                          version="1")
     report = run(store, "\n".join(ids), fetch)
     assert report.exit_code() == 0 and report.counts()["unchanged"] == 200
-    assert store.calls == ["list"]  # the fake answers hidden=None in one call
+    assert store.changes == [] and store.images == before
 
 
 def test_bad_record_fails_its_id_only_and_holds_back_pruning():
     good, bad = mpid("good"), mpid("bad")
     backups = [glance_dict(f"b{d}", f"{TITLE} (0.{d})", tags=["glancing", "glancing-backup"], os_hidden=True,
                            created_at=f"2024-01-0{d}T00:00:00Z") for d in (1, 2, 3)]
-    store = FakeStore(current(good), *backups)
+    store = FakeTarget(current(good), *backups)
 
     def fetch(m):
         if m == bad:
@@ -113,14 +71,14 @@ def test_bad_record_fails_its_id_only_and_holds_back_pruning():
         return spec_for("1")
     report = run(store, f"{bad}\n{good}\n", fetch)
     assert [o.status for o in report.outcomes] == [Status.FAILED, Status.OK]
-    assert report.outcomes[0].where == "l.txt:1" and report.exit_code() == 1
-    assert "delete" not in store.calls and report.pruning_skipped
+    assert report.outcomes[0].where == "l.txt:1" and report.exit_code() == PARTIAL
+    assert not [c for c in store.changes if c[0] == "delete"] and report.pruning_skipped
     clean = run(store, f"{good}\n", fetch, keep=1)
     assert [p.image_id for p in clean.pruned] == ["b1", "b2"] and set(store.images) == {"cur", "b3"}
 
 
 def test_prune_deactivates_when_delete_is_refused():
-    store = FakeStore(current(mpid("x")), glance_dict("b1", f"{TITLE} (0)", tags=["glancing", "glancing-backup"]))
+    store = FakeTarget(current(mpid("x")), glance_dict("b1", f"{TITLE} (0)", tags=["glancing", "glancing-backup"]))
     store.refuse_delete = True
     report = run(store, mpid("x"), lambda m: spec_for("1"), keep=0)
     assert [p.result for p in report.pruned] == ["deactivated"]
@@ -130,59 +88,70 @@ def test_prune_deactivates_when_delete_is_refused():
 def test_adoption_and_downgrade():
     new, old = mpid("new"), mpid("old")
     hand = glance_dict("hand", "my alpine", tags=[], checksum=MD5, os_hash_value=SHA512)
-    store = FakeStore(glance_dict("cur", TITLE, mpid=old, version="1", checksum="c" * 32), hand)
+    store = FakeTarget(glance_dict("cur", TITLE, mpid=old, version="1", checksum="c" * 32), hand)
     report = run(store, f"{new}\n", lambda m: spec_for("2"))
     assert report.outcomes[0].action == "adopt" and report.exit_code() == 0
     assert store.images["hand"]["name"] == TITLE and "glancing" in store.images["hand"]["tags"]
     assert store.images["hand"]["mpid"] == new
     assert store.images["cur"]["name"] == f"{TITLE} (1)" and store.images["cur"]["os_hidden"] is True
     again = run(store, f"{old}\n", lambda m: spec_for("1"))
-    assert again.outcomes[0].status is Status.REFUSED and again.exit_code() == 1
+    assert again.outcomes[0].status is Status.REFUSED and again.exit_code() == PARTIAL
 
 
 def test_dry_run_changes_nothing():
-    store = FakeStore(glance_dict("p", "x [glancing upload 1]", tags=["glancing", "glancing-pending"]),
+    store = FakeTarget(glance_dict("p", "x [glancing upload 1]", tags=["glancing", "glancing-pending"]),
                       current(mpid("old")))
     before = copy.deepcopy(store.images)
     report = run(store, mpid("new"), lambda m: spec_for("2"), dry_run=True)
     assert report.outcomes[0].action == "upgrade" and store.images == before
-    assert set(store.calls) <= {"list", "get"}
+    assert store.changes == []
 
 
-def pending(image_id, owner, created_at="2024-01-01T00:00:00Z"):
+def pending(image_id, owner, created_at="2024-01-01T00:00:00Z", **marker):
     return glance_dict(image_id, f"{TITLE} [glancing upload {image_id}]", tags=["glancing", "glancing-pending"],
                        os_hidden=True, glancing_pending_name=TITLE, glancing_pending_owner=owner,
-                       created_at=created_at)
+                       created_at=created_at, **marker)
 
 
-def test_pending_uploads_of_a_killed_run_are_removed_others_left_alone():
+def dead_pid():
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_pending_uploads_of_dead_runs_are_removed_live_and_others_left_alone():
     fresh = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    store = FakeStore(pending("mine", "glance_manager"), pending("busy", "glancing", fresh),
-                      pending("stale", "glancing"), current(mpid("a")))
+    here = {"glancing_pending_host": socket.gethostname(), "glancing_pending_started": fresh}
+    store = FakeTarget(pending("old", "glance_manager"), pending("busy", "glancing", fresh),
+                       pending("dead", "glance_manager", fresh, glancing_pending_pid=str(dead_pid()), **here),
+                       pending("live", "glance_manager", fresh, glancing_pending_pid=str(os.getppid()), **here),
+                       pending("away", "glance_manager", fresh, glancing_pending_host="elsewhere",
+                               glancing_pending_pid="1", glancing_pending_started=fresh),
+                       pending("stale", "glancing"), current(mpid("a")))
     report = run(store, mpid("a"), lambda m: spec_for("1"))
-    assert set(store.images) == {"busy", "stale", "cur"} and report.exit_code() == 0
+    assert set(store.images) == {"busy", "live", "away", "stale", "cur"} and report.exit_code() == 0
     assert report.outcomes[0].action == "nothing"  # unpublished uploads are no appliance's images
     assert len(report.warnings) == 1 and "stale" in report.warnings[0]
 
 
 def test_listings_are_kept_to_the_owner_project():
-    store = FakeStore(dict(current(mpid("a")), owner="me"),
+    store = FakeTarget(dict(current(mpid("a")), owner="me"),
                       glance_dict("theirs", TITLE, mpid=mpid("b"), version="9", owner="them",
                                   checksum=MD5, os_hash_value=SHA512, tags=[]))
-    report = run(store, mpid("b"), lambda m: spec_for("2"), owner="me", dry_run=True)
+    store.project = "me"
+    report = run(store, mpid("b"), lambda m: spec_for("2"), dry_run=True)
     # Their image has the record's digest but is never adopted: the plan is an upload.
     assert report.outcomes[0].action == "upgrade" and report.outcomes[0].retired_id == "cur"
 
 
-def test_rollback_steps():
-    store = FakeStore(glance_dict("v2", TITLE, mpid=mpid("2"), version="2", created_at="2024-01-05T00:00:00Z"),
+def test_rollback_steps(tmp_path):
+    store = FakeTarget(glance_dict("v2", TITLE, mpid=mpid("2"), version="2", created_at="2024-01-05T00:00:00Z"),
                       glance_dict("v1", f"{TITLE} (1)", mpid=mpid("1"), version="1", os_hidden=True,
                                   tags=["glancing", "glancing-backup"], glancing_replaced_by="v2"))
-    state = GlanceState(store)
-    plan = plan_rollback(state.snapshot(), TITLE)
-    actions.promote(store, state.raw(plan.promote.id), TITLE)
-    actions.retire_as_backup(store, state.raw(plan.demote.id), plan.promote.id, TITLE)
-    actions.mark_rolled_back(store, plan.demote.id)
+    lock = str(tmp_path / "lock")
+    planned = service.rollback(lambda: store, TITLE, lock, dry_run=True)
+    assert planned.describe().startswith("would make v1") and store.changes == []
+    assert "v1 is current again" in service.rollback(lambda: store, TITLE, lock).describe()
     v1, v2 = store.images["v1"], store.images["v2"]
     assert (v1["name"], v1["os_hidden"], v1["tags"]) == (TITLE, False, ["glancing"])
     assert "glancing_replaced_by" not in v1
@@ -195,9 +164,35 @@ def test_rollback_steps():
 @pytest.mark.parametrize("jobs", [1, 4])
 def test_jobs_keep_report_order(jobs):
     ids = [mpid(f"j{n}") for n in range(8)]
-    store = FakeStore(*[glance_dict(f"i{n}", f"app{n}", mpid=m) for n, m in enumerate(ids)])
+    store = FakeTarget(*[glance_dict(f"i{n}", f"app{n}", mpid=m) for n, m in enumerate(ids)])
 
     def fetch(m):
         return ImageSpec(locations=(), origin=Origin.REMOTE, name=f"app{ids.index(m)}")
     report = run(store, "\n".join(ids), fetch, jobs=jobs)
     assert [o.mpid for o in report.outcomes] == ids and report.exit_code() == 0
+
+
+def test_an_interrupted_upload_is_sent_again_under_the_injected_policy(tmp_path):
+    raw = make_raw(tmp_path / "a.img", size_mib=1)
+    spec = ImageSpec(locations=(Location(str(raw)),), origin=Origin.USER, name=TITLE, version="2",
+                     expected=Expected(digests={"sha256": digest(raw)}))
+    store = FakeTarget(current(mpid("old")))
+    store.interrupt_uploads = 1
+    pauses = []
+    report = run(store, mpid("new"), lambda m: spec, image_retry=RetryPolicy(retries=2, sleep=pauses.append))
+    assert report.exit_code() == 0 and len(pauses) == 1, report.summary()
+    [new] = store.current(TITLE)
+    assert new["os_hash_value"] == digest(raw, "sha512") and new["mpid"] == mpid("new")
+    assert [i["id"] for i in store.images.values() if "glancing-pending" in i["tags"]] == []
+    assert store.images["cur"]["name"] == f"{TITLE} (1)" and store.images["cur"]["os_hidden"] is True
+
+
+def test_a_verification_failure_is_not_sent_again(tmp_path):
+    raw = make_raw(tmp_path / "a.img", size_mib=1)
+    spec = ImageSpec(locations=(Location(str(raw)),), origin=Origin.USER, name=TITLE, version="2",
+                     expected=Expected(digests={"sha256": "0" * 64}))
+    store = FakeTarget(current(mpid("old")))
+    pauses = []
+    report = run(store, mpid("new"), lambda m: spec, image_retry=RetryPolicy(retries=2, sleep=pauses.append))
+    assert report.exit_code() == PARTIAL and pauses == [] and "digest mismatch" in report.outcomes[0].message
+    assert set(store.images) == {"cur"}

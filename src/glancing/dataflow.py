@@ -28,10 +28,6 @@ from glancing.verify import digests as _digests
 
 log = logging.getLogger(__name__)
 
-# What Glance computes on every upload (checksum, and os_hash_value with the default
-# hashing_algorithm): computing them too lets us check the server's copy byte for byte.
-GLANCE_ALGORITHMS = ("md5", "sha512")
-
 
 @dataclass
 class FlowResult:
@@ -58,8 +54,10 @@ class FlowOptions:
     check_digests: bool = True  # False with -D: the size is still checked
     force: bool = False  # -f: report mismatches loudly, go on
     keep_dir: Optional[str] = None  # -k: also write the bytes as given to a file there
-    upload_algorithms: Iterable[str] = GLANCE_ALGORITHMS
-    # Algorithms Glance computes on what it stores. When an expected digest of one of them
+    # The digests the target computes of what it stores (Target.computes; the pipeline passes
+    # them), hashed here too so its values can be checked. The default is Glance's.
+    upload_algorithms: Iterable[str] = ("md5", "sha512")
+    # Algorithms the target computes on what it stores. When an expected digest of one of them
     # describes exactly the uploaded bytes, hashing it here too would be the same work done twice:
     # it is left to Glance, whose value the caller compares with the expected one. Empty for a
     # dry run (nobody else hashes) and with -f (a mismatch must be told from a transfer error).
@@ -319,4 +317,4 @@ def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-__all__ = ["DataFlow", "FlowOptions", "FlowResult", "GLANCE_ALGORITHMS"]
+__all__ = ["DataFlow", "FlowOptions", "FlowResult"]

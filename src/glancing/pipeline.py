@@ -1,15 +1,19 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
-"""import_image(): fetch -> verify -> transform -> publish -> retire, for one ImageSpec.
+"""import_image(): fetch -> verify -> transform -> stage -> release -> retire, for one ImageSpec.
 
-Both CLIs call this one function. The order is the safety argument:
+Both CLIs call this one function; it talks to the target only through ``targets.base.Target``.
+The order is the safety argument:
 
-1. the new image is uploaded hidden, under a temporary name, private;
+1. the new image is staged hidden, under a temporary name, private, marked with this run;
 2. the stream's own verdict (size, every digest, identifier) ends the upload: a bad image never
-   becomes active;
-3. Glance's own checksum and os_hash_value must equal what we computed on the bytes we sent;
-4. only then does it get its name and visibility, and only after that is the old image retired
-   (renamed, hidden, tagged, still active). Any failure before step 4 removes the new upload and
-   leaves the old image exactly as it was.
+   becomes usable;
+3. the digests the target computed itself must equal what we computed on the bytes we sent;
+4. only then is it released (name, visibility), and only after that is the old image retired
+   (renamed, hidden, tagged, still usable). Any failure before step 4 discards the new upload
+   and leaves the old image exactly as it was.
+
+The name, the properties and the container format are judged against the target's limits
+before anything is read, in a dry run too: a dry run's verdict is the import's.
 """
 
 from __future__ import annotations
@@ -18,27 +22,27 @@ import datetime as _dt
 import logging
 import os
 import re
-import uuid
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import requests
 
 from glancing import __version__
-from glancing.dataflow import GLANCE_ALGORITHMS, DataFlow, FlowOptions, FlowResult
-from glancing.errors import (DigestMismatch, FormatMismatch, GlanceError, GlancingError, ServerDigestMismatch,
-                             UsageError)
+from glancing.dataflow import DataFlow, FlowOptions, FlowResult
+from glancing.errors import DigestMismatch, FormatMismatch, GlanceError, GlancingError, ServerDigestMismatch, UsageError
 from glancing.fetch import HttpSettings, new_session, open_first
 from glancing.model import ImageSpec, Origin
-from glancing.publish.glance import MANAGED_TAG, PENDING_TAG, GlanceStore
 from glancing.retire import backup as _backup
-from glancing.retire.retire import retire
+from glancing.targets import names
+from glancing.targets.base import (LeftoverPolicy, Limits, Payload, PendingMark, Release, Staged, StageRequest,
+                                   StoredCopy, Target)
+from glancing.targets.glance.target import COMPUTES as GLANCE_COMPUTES, LIMITS as GLANCE_LIMITS
 from glancing.transform import probe
 from glancing.verify.digests import hash_chunks
 
 log = logging.getLogger(__name__)
 
-GLANCE_PROPERTY_MAX = 255
 _IMAGE_SUFFIXES = re.compile(r"(\.(img|raw|qcow2?|vmdk|vdi|vhdx?|iso|dsk|disk))?(\.(gz|bz2|xz|zip))?$", re.I)
 
 
@@ -57,9 +61,13 @@ class ImportOptions:
     visibility: Optional[str] = None
     properties: Mapping[str, str] = field(default_factory=dict)
     allow_unverified: bool = False
-    # Marks the hidden upload until it is published: glance_manager, holding its lock, may delete
-    # leftovers of its own killed runs, never a concurrent `glancing` command's upload.
-    pending_owner: str = "glancing"
+    # Marks the staged upload (with host, pid and start) until it is released: a later run of the
+    # same owner removes it if this run died, never while this run lives.
+    pending_owner: str = names.OWNER_GLANCING
+    # After a publish, remove staged uploads dead runs of pending_owner left ([glance] clean_leftovers).
+    clean_leftovers: bool = True
+    # Another host's staged upload is presumed dead after this ([glance] stale_upload_after).
+    stale_upload_after: _dt.timedelta = _dt.timedelta(days=1)
     http: HttpSettings = HttpSettings()
     progress: Optional[Callable[[int, Optional[int]], None]] = None
 
@@ -119,39 +127,51 @@ def _refuse_unverified(spec: ImageSpec, options: ImportOptions) -> None:
     log.warning("%s: no expected digest: the image is not verified, only measured", spec.source)
 
 
-def import_image(spec: ImageSpec, options: ImportOptions, store: Optional[GlanceStore] = None,
+def import_image(spec: ImageSpec, options: ImportOptions, target: Optional[Target] = None,
                  replace: Optional[Sequence[Mapping[str, Any]]] = None,
                  session: Optional[requests.Session] = None,
                  extra_properties: Optional[Mapping[str, str]] = None) -> ImportResult:
-    """Import ``spec`` into ``store`` (or only check it when ``options.dry_run``).
+    """Import ``spec`` into ``target`` (or only check it when ``options.dry_run``; a dry run without
+    a target is judged by Glance's limits, the default target's).
 
     ``replace``: the images the new one retires; None means every visible image of the same name.
     Raises VerificationError, SourceError, RecordError, UsageError or GlanceError.
     """
     if spec.disk_format and spec.disk_format.lower() == "ova":
         raise FormatMismatch(f"{spec.source}: the source declares an OVA; OVA import is not supported yet")
-    if not options.dry_run and store is None:
+    if not options.dry_run and target is None:
         raise UsageError("no Glance to import into")
+    limits = target.limits if target is not None else GLANCE_LIMITS
+    computes = tuple(target.computes) if target is not None else GLANCE_COMPUTES
     _refuse_unverified(spec, options)
     name = options.name or default_name(spec)
+    _judge_names(limits, name, options, spec, extra_properties or {})
     stream = open_first(spec.locations, session or new_session(), options.http,
                         allow_local=spec.origin is not Origin.REMOTE)
     flow = DataFlow(stream, spec.expected, FlowOptions(
         check_digests=options.check_digests, force=options.force,
         keep_dir=(os.environ.get("TMPDIR") or "/tmp") if options.keep_temps else None,
-        progress=options.progress,
-        server_checks=() if options.dry_run or options.force else GLANCE_ALGORITHMS))
+        progress=options.progress, upload_algorithms=computes,
+        server_checks=() if options.dry_run or options.force else computes))
     try:
         disk_format = _disk_format(flow, spec, options)
         if options.dry_run:
             flow.drain()
             return _result(name, spec, disk_format, options, flow.result, dry_run=True)
-        assert store is not None
-        return _publish(store, flow, spec, name, disk_format, options, replace, extra_properties or {})
+        assert target is not None
+        return _publish(target, flow, spec, name, disk_format, options, replace, extra_properties or {})
     finally:
         flow.close()
         if flow.result.kept_file:
             log.info("kept the downloaded bytes in %s", flow.result.kept_file)
+
+
+def _judge_names(limits: Limits, name: str, options: ImportOptions, spec: ImageSpec,
+                 extra: Mapping[str, str]) -> None:
+    """What the target would refuse at release, refused now: before any byte is read."""
+    limits.check_name(name)
+    limits.check_container_format(options.container_format)
+    limits.fit({**spec.properties, **extra, **options.properties})
 
 
 def _disk_format(flow: DataFlow, spec: ImageSpec, options: ImportOptions) -> str:
@@ -171,97 +191,101 @@ def _result(name: str, spec: ImageSpec, disk_format: str, options: ImportOptions
                         digests=flow.digests, flow=flow, dry_run=dry_run)
 
 
-def _properties(spec: ImageSpec, options: ImportOptions, flow: FlowResult,
-                extra: Mapping[str, str]) -> Dict[str, str]:
-    props: Dict[str, str] = {"source": spec.source, "glancing_version": __version__,
-                             "glancing_digest_scope": spec.expected.scope.value}
+def image_properties(spec: ImageSpec, options: ImportOptions, flow: FlowResult,
+                     extra: Mapping[str, str]) -> Dict[str, str]:
+    """The properties a released image carries: its source, what was verified, the record's and
+    the user's (later ones win); empty values left out. The target fits them to its limits."""
+    props: Dict[str, str] = {names.PROP_SOURCE: spec.source, names.PROP_GLANCING_VERSION: __version__,
+                             names.PROP_DIGEST_SCOPE: spec.expected.scope.value}
     verified = flow.scope_digests(spec.expected.scope)
     for alg in flow.verified:
         if alg in verified:
-            props[f"glancing_{alg}"] = verified[alg]
+            props[names.PROP_DIGEST_PREFIX + alg] = verified[alg]
     props.update(spec.properties)
     props.update(extra)
     props.update(options.properties)
-    return {k: _fit(str(v)) for k, v in props.items() if v is not None and str(v) != ""}
+    return {k: str(v) for k, v in props.items() if v is not None and str(v) != ""}
 
 
-def _fit(value: str) -> str:
-    """Glance's image schema caps property values at 255 characters (a long DN or summary)."""
-    return value if len(value) <= GLANCE_PROPERTY_MAX else value[:GLANCE_PROPERTY_MAX - 1] + "\u2026"
-
-
-def _publish(store: GlanceStore, flow: DataFlow, spec: ImageSpec, name: str, disk_format: str,
+def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_format: str,
              options: ImportOptions, replace: Optional[Sequence[Mapping[str, Any]]],
              extra: Mapping[str, str]) -> ImportResult:
     if options.backup_dir:
         _backup.prepare_dir(options.backup_dir)  # a bad -b fails now, before anything changes
-    old = list(replace) if replace is not None else _same_name(store, name)
-    pending = store.create(
-        name=f"{name} [glancing upload {uuid.uuid4().hex[:8]}]", disk_format=disk_format,
-        container_format=options.container_format, visibility="private", os_hidden=True,
-        tags=[MANAGED_TAG, PENDING_TAG], glancing_pending_name=name, glancing_pending_owner=options.pending_owner)
-    image_id = pending["id"]
+    old = list(replace) if replace is not None else target.current(name)
+    request = StageRequest(name, disk_format, options.container_format, PendingMark.here(options.pending_owner))
+    # Dead runs' leftovers are looked for while this upload runs: no time added to the import.
+    sweeper = threading.Thread(target=clean_leftovers, name="glancing-leftovers", daemon=True,
+                               args=(target, LeftoverPolicy(options.pending_owner, options.stale_upload_after)))
+    if options.clean_leftovers:
+        sweeper.start()
     try:
-        _upload(store, image_id, flow)
-        _check_server_copy(store, store.get(image_id), flow.result, spec)
-        visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
-        store.update(image_id, remove=["glancing_pending_name", "glancing_pending_owner"],
-                     tags=[t for t in pending.get("tags", ()) if t != PENDING_TAG], name=name,
-                     visibility=visibility, os_hidden=False, **_properties(spec, options, flow.result, extra))
-    except BaseException:
-        store.discard(image_id)
-        raise
-    result = _result(name, spec, disk_format, options, flow.result, dry_run=False)
-    result.image_id, result.visibility = image_id, visibility
-    log.info("published %s as %s (%s, %d bytes)", name, image_id, disk_format, result.size)
-    _retire_all(store, old, image_id, options, result)
+        staged = _stage(target, request, flow)
+        try:
+            check_stored_copy(target, target.stored(staged), flow.result, spec)
+            visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
+            target.release(staged, Release(name, visibility, image_properties(spec, options, flow.result, extra)))
+        except BaseException:
+            target.discard(staged.id)
+            raise
+        result = _result(name, spec, disk_format, options, flow.result, dry_run=False)
+        result.image_id, result.visibility = staged.id, visibility
+        log.info("published %s as %s (%s, %d bytes)", name, staged.id, disk_format, result.size)
+        _retire_all(target, old, staged.id, options, result)
+    finally:
+        if sweeper.is_alive():
+            sweeper.join()
     return result
 
 
-def _same_name(store: GlanceStore, name: str) -> List[Dict[str, Any]]:
-    """The visible images of that name this project owns: another project's public image of the
-    same name is not ours to retire (and Glance would refuse)."""
-    project = store.project_id()
-    return store.list({"name": name, **({"owner": project} if project else {})})
-
-
-def _upload(store: GlanceStore, image_id: str, flow: DataFlow) -> None:
+def _stage(target: Target, request: StageRequest, flow: DataFlow) -> Staged:
     try:
-        store.upload(image_id, flow)
+        staged = target.stage(request, Payload(stream=flow))
     except GlanceError:
         # A failed verdict aborts the upload from inside read(): report the verdict, not the
-        # connection error glanceclient makes of it.
+        # connection error the client makes of it.
         if flow.error is not None:
             raise flow.error from None
         raise
-    if flow.error is not None:
-        raise flow.error
-    flow.join()
+    try:
+        if flow.error is not None:
+            raise flow.error
+        flow.join()
+    except BaseException:
+        target.discard(staged.id)
+        raise
+    return staged
 
 
-def _check_server_copy(store: GlanceStore, image: Mapping[str, Any], flow: FlowResult, spec: ImageSpec) -> None:
-    """Glance's own digests must describe exactly the bytes we streamed, and the expected ones.
+def clean_leftovers(target: Target, policy: LeftoverPolicy) -> None:
+    """Remove staged uploads dead runs of ``policy.owner`` left behind; never fails the caller
+    (it runs beside an upload: a failure here is only logged)."""
+    try:
+        for image, verdict in target.clean_leftovers(policy):
+            if verdict.startswith("failed"):
+                log.warning("could not remove %s, an unfinished upload of a dead run: %s", image["id"], verdict)
+    except Exception as e:  # noqa: BLE001 - best effort beside the upload, which must not suffer
+        log.warning("could not look for unfinished uploads of dead runs: %s", e,
+                    exc_info=not isinstance(e, GlanceError) and log.isEnabledFor(logging.DEBUG))
 
-    A digest computed here is compared with Glance's (a difference is a transfer or storage
-    fault: ServerDigestMismatch). An expected digest left to Glance (flow.deferred) is compared
-    with Glance's value directly (a difference is a bad image: DigestMismatch); one Glance did not
+
+def check_stored_copy(target: Target, copy: StoredCopy, flow: FlowResult, spec: ImageSpec) -> None:
+    """The target's own digests must describe exactly the bytes we streamed, and the expected ones.
+
+    A digest computed here is compared with the target's (a difference is a transfer or storage
+    fault: ServerDigestMismatch). An expected digest left to the target (flow.deferred) is
+    compared with its value directly (a difference is a bad image: DigestMismatch); one it did not
     compute (another os_hash_algo) is checked on a download of the stored image.
     """
-    image_id = image["id"]
-    if image.get("status") != "active":
-        raise GlanceError(f"image {image_id} is {image.get('status')!r} after upload, not active")
-    if image.get("size") != flow.size:
-        raise ServerDigestMismatch(f"Glance stored {image.get('size')} bytes for {image_id}, we sent {flow.size}")
-    server = {"md5": image.get("checksum")}
-    if image.get("os_hash_algo") and image.get("os_hash_value"):
-        server[image["os_hash_algo"]] = image["os_hash_value"]
+    if copy.status != "active":
+        raise GlanceError(f"image {copy.id} is {copy.status!r} after upload, not active")
+    if copy.size != flow.size:
+        raise ServerDigestMismatch(f"Glance stored {copy.size} bytes for {copy.id}, we sent {flow.size}")
     expected = spec.expected.digests
-    for alg, value in server.items():
-        if not value:
-            continue
+    for alg, value in copy.digests.items():
         if alg in flow.digests:
             if value != flow.digests[alg]:
-                raise ServerDigestMismatch(f"Glance's {alg} of image {image_id} ({value}) differs from that of "
+                raise ServerDigestMismatch(f"Glance's {alg} of image {copy.id} ({value}) differs from that of "
                                            f"the bytes we sent ({flow.digests[alg]})")
         elif alg in flow.deferred:
             _judge_stored(flow, {alg: value}, expected, f"{spec.source} as stored by Glance")
@@ -269,7 +293,7 @@ def _check_server_copy(store: GlanceStore, image: Mapping[str, Any], flow: FlowR
             log.warning("Glance hashes with %s, which glancing did not compute: checked md5 only", alg)
     unchecked = [alg for alg in flow.deferred if alg not in flow.digests]
     if unchecked:
-        _, stored = hash_chunks(store.download(image_id), unchecked)
+        _, stored = hash_chunks(target.download(copy.id), unchecked)
         _judge_stored(flow, stored, expected, f"{spec.source} as downloaded back from Glance")
 
 
@@ -283,7 +307,7 @@ def _judge_stored(flow: FlowResult, stored: Mapping[str, str], expected: Mapping
         flow.verified.append(alg)
 
 
-def _retire_all(store: GlanceStore, old: Sequence[Mapping[str, Any]], new_id: str, options: ImportOptions,
+def _retire_all(target: Target, old: Sequence[Mapping[str, Any]], new_id: str, options: ImportOptions,
                 result: ImportResult) -> None:
     now = _dt.datetime.now(_dt.timezone.utc)
     for image in old:
@@ -291,8 +315,8 @@ def _retire_all(store: GlanceStore, old: Sequence[Mapping[str, Any]], new_id: st
             continue
         try:
             if options.backup_dir:
-                result.backups.append(_backup.download(store, image, options.backup_dir))
-            retire(store, image, new_id, now)
+                result.backups.append(_backup.download(target, image, options.backup_dir))
+            target.retire(image, new_id, when=now)
         except GlancingError as e:
             raise GlanceError(f"new image {new_id} is published, but the previous one {image['id']} "
                               f"could not be retired and is still visible: {e}") from e
@@ -300,4 +324,5 @@ def _retire_all(store: GlanceStore, old: Sequence[Mapping[str, Any]], new_id: st
         log.info("retired %s (%s) as a hidden backup", image["id"], image.get("name"))
 
 
-__all__ = ["ImportOptions", "ImportResult", "default_name", "import_image"]
+__all__ = ["ImportOptions", "ImportResult", "check_stored_copy", "clean_leftovers", "default_name",
+           "image_properties", "import_image"]

@@ -14,8 +14,8 @@ from glancing.errors import UsageError
 from glancing.fetch import HttpSettings, new_session, read_small
 from glancing.model import ImageSpec
 from glancing.pipeline import ImportOptions, ImportResult, import_image
-from glancing.publish.auth import register_arguments
 from glancing.settings import Settings
+from glancing.targets.glance.auth import register_arguments
 from glancing.sources import resolve
 from glancing.sources.plain import file_name
 from glancing.verify import digests as _digests
@@ -188,15 +188,14 @@ def _import(args: argparse.Namespace) -> int:
     settings = options.load_settings(args)
     spec: ImageSpec = resolve(args.source, options.source_settings(args, settings))
     spec = _merge(spec, sums_file_digests(args, file_name(spec.source), inline, options.http_settings(settings)))
-    store = None
+    target = None
     if not args.dry_run:
-        from glancing.publish.auth import glance_client
-        from glancing.publish.glance import GlanceStore
+        from glancing.targets.glance import connect
 
-        store = GlanceStore(glance_client(args))
+        target = connect(args)
     progress = common.Progress() if common.want_progress(args) else None
     try:
-        result = import_image(spec, _options(args, settings, properties, progress), store)
+        result = import_image(spec, _options(args, settings, properties, progress), target)
     finally:
         if progress:
             progress.finish()

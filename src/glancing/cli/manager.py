@@ -5,25 +5,20 @@ images, roll an appliance back. A thin layer over ``glancing.manager``."""
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import logging
 import sys
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence
 
 from glancing import __version__, errors
 from glancing.cli import common, options
 from glancing.errors import UsageError
-from glancing.manager import actions
-from glancing.manager.lists import read_lists
-from glancing.manager.lock import RunLock, default_lock_path
-from glancing.manager.metrics import write_metrics
-from glancing.manager.preflight import check_reachable
-from glancing.manager.report import RunReport
-from glancing.manager.retention import plan_rollback
-from glancing.manager.run import GlanceState, SyncOptions, sync
-from glancing.manager.status import format_status, status_rows
-from glancing.publish.auth import register_arguments
+from glancing.manager import service
+from glancing.manager.lock import default_lock_path
+from glancing.manager.run import SyncOptions
+from glancing.manager.status import format_status
 from glancing.sources.marketplace import marketplace_base
+from glancing.targets.base import Target
+from glancing.targets.glance.auth import register_arguments
 
 log = logging.getLogger("glancing")
 
@@ -45,9 +40,9 @@ image failed. A rolled-back version is not reinstated by later runs."""
 
 EPILOG = f"""\
 {errors.EXIT_CODES_HELP}
-  glance_manager sync: 1 means one or more images failed or were refused (see the summary);
+  glance_manager sync: 8 means one or more images failed or were refused (see the summary);
   the other images were still handled. 3 means the marketplace could not be reached at all,
-  4 that Glance could not be listed: nothing was done.
+  4 that Glance could not be listed, 6 that another run holds the lock: nothing was done.
 """
 
 
@@ -80,50 +75,29 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     return p
 
 
-def _connect(args: argparse.Namespace) -> Tuple[Any, Optional[str]]:
-    """The GlanceStore and the id of the project it works for (None when the session has no
-    project, e.g. a bare token and endpoint). Raises GlanceError or UsageError."""
-    from glancing.publish.auth import glance_client
-    from glancing.manager.retry import RetryingStore
-    from glancing.publish.glance import GlanceStore
+def _connect(args: argparse.Namespace) -> Any:
+    def connect() -> Target:
+        from glancing.targets.glance import connect as glance
 
-    store = GlanceStore(glance_client(args))
-    project = store.project_id()
-    if not project:
-        log.warning("no project in the Keystone session: every visible image tagged glancing is managed")
-    return RetryingStore(store), project
+        return glance(args)
+    return connect
 
 
-def _fetch(args: argparse.Namespace) -> Any:
-    from glancing.sources import marketplace_spec
+def _fetcher(args: argparse.Namespace) -> Any:
+    def fetcher() -> Any:
+        from glancing.sources import marketplace_spec
 
-    settings = options.source_settings(args)  # one trust policy (CA dir, CRLs) for the whole run
-    return lambda mpid: marketplace_spec(mpid, settings)
+        settings = options.source_settings(args)  # one trust policy (CA dir, CRLs) for the whole run
+        return lambda mpid: marketplace_spec(mpid, settings)
+    return fetcher
 
 
 def _sync(args: argparse.Namespace) -> int:
-    if args.keep < 0 or args.jobs < 1:
-        raise UsageError("--keep must be 0 or more and --jobs 1 or more")
-    image_list = read_lists(args.list)  # a missing list is an error before anything else
-    report = RunReport(started=_dt.datetime.now(_dt.timezone.utc), dry_run=args.dry_run, keep=args.keep)
-    for warning in image_list.warnings:
-        log.warning("%s", warning)
-        report.warn(str(warning))
-    with RunLock(args.lock or default_lock_path()):
-        try:
-            fetch = _fetch(args)
-            if image_list.entries:
-                check_reachable(marketplace_base(args.url))
-            store, project = _connect(args)
-            sync(image_list, store, fetch,
-                 SyncOptions(dry_run=args.dry_run, keep=args.keep, jobs=args.jobs, owner=project), report)
-        except errors.GlancingError as e:
-            log.error("%s", e)
-            report.abort(e)
-            report.finish()
-        finally:
-            if args.metrics_file:
-                write_metrics(args.metrics_file, report)
+    request = service.SyncRequest(
+        lists=args.list, options=SyncOptions(dry_run=args.dry_run, keep=args.keep, jobs=args.jobs),
+        lock_path=args.lock or default_lock_path(), metrics_file=args.metrics_file,
+        marketplace=marketplace_base(args.url))
+    report = service.run_sync(request, _connect(args), _fetcher(args))
     if args.json:
         print(report.to_json())
     elif not args.quiet:
@@ -132,8 +106,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    store, project = _connect(args)
-    rows = status_rows(GlanceState(store, project).snapshot())
+    rows = service.status(_connect(args)())
     if args.json:
         common.print_json([r.to_dict() for r in rows])
     else:
@@ -142,22 +115,13 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    if not args.appliance:
-        raise UsageError("rollback needs the APPLIANCE (see glance_manager status)")
-    with RunLock(args.lock or default_lock_path()):
-        store, project = _connect(args)
-        state = GlanceState(store, project)
-        plan = plan_rollback(state.snapshot(), args.appliance)
-        demoted = plan.demote.id if plan.demote else "nothing"
-        if args.dry_run:
-            print(f"would make {plan.promote.id} ({plan.promote.name}) current and retire {demoted}")
-            return errors.OK
-        actions.promote(store, state.raw(plan.promote.id), plan.appliance)
-        if plan.demote is not None:
-            actions.retire_as_backup(store, state.raw(plan.demote.id), plan.promote.id, plan.appliance)
-            actions.mark_rolled_back(store, plan.demote.id)
-        print(f"{plan.appliance}: {plan.promote.id} is current again; {demoted} kept as a backup")
+    result = service.rollback(_connect(args), args.appliance, args.lock or default_lock_path(), args.dry_run)
+    print(result.describe())
     return errors.OK
+
+
+def _unexpected(args: argparse.Namespace) -> int:
+    raise UsageError(f"unexpected argument {args.appliance!r}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -165,14 +129,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     common.setup_logging("glance_manager", args.verbose, args.quiet)
-    if args.appliance and args.command != "rollback":
-        return common.run("glance_manager", lambda: _usage(f"unexpected argument {args.appliance!r}"), False)
     body = {"sync": _sync, "status": _status, "rollback": _rollback}[args.command]
+    if args.appliance and args.command != "rollback":
+        body = _unexpected
     return common.run("glance_manager", lambda: body(args), args.verbose)
-
-
-def _usage(message: str) -> int:
-    raise UsageError(message)
 
 
 if __name__ == "__main__":

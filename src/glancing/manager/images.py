@@ -1,7 +1,7 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
-"""The Glance images glance_manager looks after, as plain data.
+"""The images glance_manager looks after, as plain data.
 
-The Glance store lists the managed images once per run (tag ``glancing``) and hands the image
+The target lists the managed images once per run (tag ``glancing``) and hands the image
 dicts to ``from_glance``; ``Snapshot`` then groups them by appliance. Nothing here talks to Glance.
 """
 
@@ -12,25 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from glancing.manager.versions import VersionInfo
+from glancing.targets import names
 
-# Tags and property names shared with the Glance store and the import pipeline.
-TAG_MANAGED = "glancing"
-TAG_BACKUP = "glancing-backup"
-PROP_MPID = "mpid"
-PROP_VERSION = "version"
-PROP_SOURCE = "source"
-PROP_REPLACED_BY = "glancing_replaced_by"
-# The appliance (record title) a backup belonged to; the renamed backup's name is the fallback.
-PROP_APPLIANCE = "glancing_appliance"
-# Endorsement date of the record an image came from (YYYY-MM-DDThh:mm:ssZ).
-PROP_ENDORSED = "endorsed_at"
-# Set by `glance_manager rollback` on the image it demoted, so the next run does not reinstate it.
-PROP_ROLLED_BACK = "glancing_rolled_back"
-# An upload the import pipeline has not published yet carries these (and the tag below); the
-# owner says which command made it, so glance_manager deletes only leftovers of its own runs.
-TAG_PENDING = "glancing-pending"
-PROP_PENDING_NAME = "glancing_pending_name"
-PROP_PENDING_OWNER = "glancing_pending_owner"
+# A time from a target or a record as aware UTC (one parser, in targets.names).
+parse_timestamp = names.parse_stamp
 
 # Glance's own image attributes; every other key of an image dict is a user property.
 _CORE_KEYS = frozenset({
@@ -39,21 +24,6 @@ _CORE_KEYS = frozenset({
     "min_disk", "min_ram", "disk_format", "container_format", "file", "schema", "self",
     "direct_url", "locations", "stores",
 })
-
-
-def parse_timestamp(text: Optional[str]) -> Optional[_dt.datetime]:
-    """An ISO 8601 time from Glance or a record (``...Z`` allowed) as aware UTC; None if absent
-    or unparseable. Raises nothing."""
-    if not text:
-        return None
-    value = str(text).strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    try:
-        when = _dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -77,17 +47,17 @@ class ManagedImage:
     @property
     def managed(self) -> bool:
         """True when glancing manages this image (tag ``glancing``)."""
-        return TAG_MANAGED in self.tags
+        return names.TAG_MANAGED in self.tags
 
     @property
     def is_backup(self) -> bool:
         """True for a retired previous version (tag ``glancing-backup``)."""
-        return TAG_BACKUP in self.tags
+        return names.TAG_BACKUP in self.tags
 
     @property
     def appliance(self) -> str:
         """The appliance key: the name of a current image, the pre-retirement name of a backup."""
-        explicit = self.properties.get(PROP_APPLIANCE)
+        explicit = self.properties.get(names.PROP_APPLIANCE)
         if explicit:
             return explicit
         if self.is_backup and self.name.endswith(")") and " (" in self.name:
@@ -97,7 +67,7 @@ class ManagedImage:
     @property
     def endorsed(self) -> Optional[_dt.datetime]:
         """The endorsement date of the record the image came from, when recorded."""
-        return parse_timestamp(self.properties.get(PROP_ENDORSED))
+        return parse_timestamp(self.properties.get(names.PROP_ENDORSED))
 
     @property
     def version_info(self) -> VersionInfo:
@@ -107,12 +77,12 @@ class ManagedImage:
     @property
     def unpublished(self) -> bool:
         """True for an upload not yet verified and published (it belongs to no appliance yet)."""
-        return TAG_PENDING in self.tags and PROP_PENDING_NAME in self.properties
+        return names.TAG_PENDING in self.tags and names.PROP_PENDING_NAME in self.properties
 
     @property
     def rolled_back(self) -> bool:
         """True when a rollback demoted this image (it must not come back by itself)."""
-        return bool(self.properties.get(PROP_ROLLED_BACK))
+        return bool(self.properties.get(names.PROP_ROLLED_BACK))
 
 
 def _optional_int(value: Any) -> Optional[int]:
@@ -135,8 +105,8 @@ def from_glance(image: Mapping[str, Any]) -> ManagedImage:
     return ManagedImage(
         id=str(image["id"]),
         name=str(image.get("name") or ""),
-        mpid=props.get(PROP_MPID) or None,
-        version=props.get(PROP_VERSION) or None,
+        mpid=props.get(names.PROP_MPID) or None,
+        version=props.get(names.PROP_VERSION) or None,
         checksum=(image.get("checksum") or None),
         os_hash_value=(image.get("os_hash_value") or None),
         status=str(image.get("status") or ""),

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
 from glancing.errors import RecordError
-from glancing.manager.images import PROP_ENDORSED, ManagedImage, Snapshot, parse_timestamp
+from glancing.manager.images import ManagedImage, Snapshot, parse_timestamp
 from glancing.manager.versions import VersionInfo, comparable, compare_versions
 from glancing.model import DigestScope, ImageSpec
+from glancing.targets import names
 
 # Digests strong enough to take a hand-uploaded image for the listed one.
 _WEAK = frozenset({"md5", "sha1"})
@@ -69,7 +70,7 @@ class Candidate:
             mpid=mpid,
             appliance=spec.name,
             version=spec.version or None,
-            endorsed=parse_timestamp(spec.properties.get(PROP_ENDORSED)),
+            endorsed=parse_timestamp(spec.properties.get(names.PROP_ENDORSED)),
             digests={k.lower(): v.lower() for k, v in spec.expected.digests.items()} if uploaded else {},
             size=spec.expected.size if uploaded else None,
         )

@@ -9,33 +9,39 @@ at once with exit status 3 and nothing changed. Any HTTP answer, even 404, count
 from __future__ import annotations
 
 import logging
-import time
-from typing import Callable
+from typing import Optional
 
 import requests
 
 from glancing.errors import SourceError
 from glancing.fetch.http import HttpSettings, new_session
+from glancing.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
 
-def check_reachable(base: str, http: HttpSettings = HttpSettings(), attempts: int = 3,
-                    sleep: Callable[[float], None] = time.sleep) -> None:
-    """Raise SourceError when ``base`` cannot be reached (connection refused, DNS, timeout)."""
+def check_reachable(base: str, http: HttpSettings = HttpSettings(), retry: Optional[RetryPolicy] = None) -> None:
+    """Raise SourceError when ``base`` cannot be reached (connection refused, DNS, timeout).
+
+    ``retry``: how often to ask again (default: twice, from the fetch backoff, no jitter)."""
+    policy = retry or RetryPolicy(retries=2, backoff=http.backoff, jitter=False)
     session = new_session()
-    reason = ""
+
+    def probe() -> None:
+        session.get(base, timeout=(http.connect_timeout, http.read_timeout), stream=True).close()
+
+    def unreachable(error: BaseException) -> bool:
+        return isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout))
+
     try:
-        for attempt in range(attempts):
-            try:
-                session.get(base, timeout=(http.connect_timeout, http.read_timeout), stream=True).close()
-                return
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
-                reason = type(e).__name__ if not str(e) else str(e).splitlines()[0][:200]
-                if attempt < attempts - 1:
-                    pause = http.backoff * 2 ** attempt
-                    log.warning("marketplace %s: %s; retrying in %.1f s", base, reason, pause)
-                    sleep(pause)
+        policy.call(probe, unreachable, f"marketplace {base}",
+                    on_retry=lambda e, pause: log.warning("marketplace %s: %s; retrying in %.1f s",
+                                                          base, _reason(e), pause))
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+        raise SourceError(f"the marketplace {base} cannot be reached ({_reason(e)}); nothing was done") from e
     finally:
         session.close()
-    raise SourceError(f"the marketplace {base} cannot be reached ({reason}); nothing was done")
+
+
+def _reason(error: BaseException) -> str:
+    return type(error).__name__ if not str(error) else str(error).splitlines()[0][:200]

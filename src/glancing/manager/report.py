@@ -14,11 +14,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from glancing.errors import OK, GlancingError, exit_code
+from glancing.errors import OK, PARTIAL, GlancingError, exit_code
 from glancing.manager.plan import Action, Decision
-
-# Exit status of a run in which at least one image failed or was refused (documented in --help).
-SOME_FAILED = 1
+from glancing.targets.names import stamp
 
 _USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
 _SECRET_PARAM = re.compile(r"(?i)\b((?:password|passwd|token|secret|api[_-]?key|sig)=)[^&\s]+")
@@ -93,7 +91,7 @@ class PruneOutcome:
 
 
 def _iso(when: Optional[_dt.datetime]) -> Optional[str]:
-    return when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
+    return stamp(when) if when else None
 
 
 @dataclass
@@ -164,10 +162,11 @@ class RunReport:
                 and not any(p.result == "failed" for p in self.pruned))
 
     def exit_code(self) -> int:
-        """0 when everything succeeded, the fatal error's code, else SOME_FAILED."""
+        """0 when everything succeeded, the fatal error's code (nothing could be done), else
+        errors.PARTIAL (some images failed or were refused, the others were handled)."""
         if self.fatal_code is not None:
             return self.fatal_code
-        return OK if self.succeeded else SOME_FAILED
+        return OK if self.succeeded else PARTIAL
 
     def counts(self) -> Dict[str, int]:
         """The numbers the summary, the JSON and the metrics share."""

@@ -10,88 +10,78 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import random
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from glancing.errors import GlanceError
 from glancing.manager import actions
-from glancing.manager.images import (PROP_PENDING_OWNER, TAG_MANAGED, TAG_PENDING, ManagedImage, Snapshot,
-                                     from_glance)
+from glancing.manager.images import Snapshot, from_glance
 from glancing.manager.lists import ImageList, ListEntry
 from glancing.manager.plan import Action, Candidate, Decision, plan_image
 from glancing.manager.report import ImageOutcome, PruneOutcome, RunReport
-from glancing.manager.retry import is_transient
 from glancing.manager.retention import plan_retention
 from glancing.model import ImageSpec
 from glancing.pipeline import ImportOptions, import_image
-from glancing.publish.glance import GlanceStore
+from glancing.retry import RetryPolicy
+from glancing.targets import names
+from glancing.targets.base import LeftoverPolicy, Target, UploadInterrupted
 
 log = logging.getLogger(__name__)
-
-# ImportOptions.pending_owner of the manager's uploads: the lock holder may delete these.
-PENDING_OWNER = "glance_manager"
-# Imports of one image per run when Glance fails transiently (e.g. a database deadlock).
-IMAGE_ATTEMPTS = 3
-# A foreign unfinished upload older than this is reported: its command probably died.
-_STALE_FOREIGN = _dt.timedelta(days=1)
 
 FetchSpec = Callable[[str], ImageSpec]  # marketplace ID -> the fetched and checked record
 
 
 @dataclass(frozen=True)
 class SyncOptions:
-    """The run's flags as data."""
+    """The run's flags as data.
+
+    Retries, one layer each: the target retries its own idempotent requests; ``image_retry``
+    sends a whole image again only when its upload was interrupted (UploadInterrupted: the
+    stream is consumed, the staged copy discarded, the old image untouched).
+    """
 
     dry_run: bool = False
     keep: int = 1
     jobs: int = 1
     import_options: ImportOptions = field(default_factory=ImportOptions)
-    # The project (Keystone project id) whose images are managed; None: every image listed.
-    owner: Optional[str] = None
+    image_retry: RetryPolicy = RetryPolicy(retries=2, backoff=1.0)  # [manager] image_retries/image_backoff
 
 
-def owner_filter(owner: Optional[str]) -> Dict[str, Any]:
-    """The server-side filter keeping a listing to ``owner``'s images (empty when unknown).
-
-    Without it a listing also returns other projects' public, shared and community images, and
-    every project's for an admin: the manager must never retire, prune or adopt those.
-    """
-    return {"owner": owner} if owner else {}
-
-
-class GlanceState:
+class ManagedState:
     """The managed images, listed once, then kept current by re-reading only what a run changed."""
 
-    def __init__(self, store: GlanceStore, owner: Optional[str] = None) -> None:
-        self._store = store
+    def __init__(self, target: Target, images: Iterable[Mapping[str, Any]]) -> None:
+        self._target = target
         self._lock = threading.Lock()
-        query = {"tag": [TAG_MANAGED], **owner_filter(owner)}
-        self._raw: Dict[str, Dict[str, Any]] = {i["id"]: i for i in store.list(query, hidden=None)}
+        self._raw: Dict[str, Dict[str, Any]] = {i["id"]: dict(i) for i in images}
+
+    @classmethod
+    def listed(cls, target: Target) -> "ManagedState":
+        """The state as the target lists it now (one listing)."""
+        return cls(target, target.managed())
 
     def snapshot(self) -> Snapshot:
         """The managed images as they are now (unpublished uploads left out)."""
         with self._lock:
             return Snapshot(from_glance(i) for i in self._raw.values())
 
-    def pending(self) -> List[ManagedImage]:
-        """The unpublished uploads (tag glancing-pending), whoever made them."""
+    def pending(self) -> List[Dict[str, Any]]:
+        """The staged, unreleased uploads (tag glancing-pending), whoever made them."""
         with self._lock:
-            images = [from_glance(i) for i in self._raw.values()]
-        return [i for i in images if i.unpublished]
+            images = list(self._raw.values())
+        return [dict(i) for i in images if from_glance(i).unpublished]
 
     def raw(self, image_id: str) -> Dict[str, Any]:
-        """The Glance dict of a managed (or just adopted) image."""
+        """The image dict of a managed (or just adopted) image."""
         with self._lock:
             return dict(self._raw[image_id])
 
     def refresh(self, ids: Iterable[Optional[str]]) -> None:
         """Re-read the images a step changed (one request each)."""
         for image_id in {i for i in ids if i}:
-            image = self._store.get(image_id)
+            image = self._target.get(image_id)
             with self._lock:
                 self._raw[image_id] = image
 
@@ -106,28 +96,21 @@ class GlanceState:
             self._raw.setdefault(image["id"], dict(image))
 
 
-def clean_pending(store: GlanceStore, state: GlanceState, report: RunReport,
+def clean_pending(target: Target, state: ManagedState, report: RunReport, stale_after: _dt.timedelta,
                   now: Optional[_dt.datetime] = None) -> None:
-    """Delete the unpublished uploads a killed glance_manager run left behind.
-
-    Only uploads owned by glance_manager: this run holds the lock, so none of them is in
-    progress. Another owner's (a `glancing` command's) may be uploading right now: it is left
-    alone, and reported once it is over a day old.
-    """
-    when = now or _dt.datetime.now(_dt.timezone.utc)
-    for image in state.pending():
-        owner = image.properties.get(PROP_PENDING_OWNER)
-        if owner != PENDING_OWNER:
-            if image.created_at is not None and when - image.created_at > _STALE_FOREIGN:
-                report.warn(f"unfinished upload {image.id} of {owner or 'an unknown command'} since "
-                            f"{image.created_at:%Y-%m-%d}: delete it by hand if that command died")
-            continue
-        try:
-            store.delete(image.id)
-            state.forget(image.id)
-            log.info("removed %s, an unfinished upload left by an interrupted run", image.id)
-        except GlanceError as e:
-            report.warn(f"could not remove the unfinished upload {image.id}: {e}")
+    """Remove the staged uploads dead glance_manager runs left behind (never a live run's: see
+    targets.base.judge_leftover). Another command's old leftover is reported, not touched."""
+    policy = LeftoverPolicy(names.OWNER_MANAGER, stale_after)
+    for image, verdict in target.clean_leftovers(policy, state.pending(), now):
+        if verdict == "removed":
+            state.forget(image["id"])
+        elif verdict.startswith("failed"):
+            report.warn(f"could not remove the unfinished upload {image['id']}: {verdict[len('failed: '):]}")
+        elif verdict == "stale-other":
+            owner = image.get(names.PROP_PENDING_OWNER) or "an unknown command"
+            since = str(image.get(names.PROP_PENDING_STARTED) or image.get("created_at") or "?")[:10]
+            report.warn(f"unfinished upload {image['id']} of {owner} since {since}: "
+                        "delete it by hand if that command died")
 
 
 def _check(entry: ListEntry, fetch: FetchSpec) -> Tuple[ImageSpec, Candidate]:
@@ -135,34 +118,34 @@ def _check(entry: ListEntry, fetch: FetchSpec) -> Tuple[ImageSpec, Candidate]:
     return spec, Candidate.from_spec(spec, entry.mpid)
 
 
-def _unmanaged(store: GlanceStore, candidate: Candidate, owner: Optional[str]) -> List[Dict[str, Any]]:
+def _unmanaged(target: Target, candidate: Candidate) -> List[Dict[str, Any]]:
     """This project's images with the record's sha512 that glancing does not manage (one listing,
     imports only): another project's image is never adopted, even when visible to us."""
     digest = candidate.digests.get("sha512")
     if not digest:
         return []
     try:
-        found = store.list({"os_hash_value": digest, **owner_filter(owner)}, hidden=None)
+        found = target.with_digest("sha512", digest)
     except GlanceError as e:
         log.warning("cannot look for an unmanaged copy of %s: %s", candidate.mpid, e)
         return []
-    return [i for i in found if TAG_MANAGED not in (i.get("tags") or ())
-            and TAG_PENDING not in (i.get("tags") or ())]
+    return [i for i in found if names.TAG_MANAGED not in (i.get("tags") or ())
+            and names.TAG_PENDING not in (i.get("tags") or ())]
 
 
 class Runner:
-    """Carries one run out against ``store``; ``fetch`` gets and checks a record by ID."""
+    """Carries one run out against ``target``; ``fetch`` gets and checks a record by ID."""
 
-    def __init__(self, store: GlanceStore, fetch: FetchSpec, options: SyncOptions, report: RunReport) -> None:
-        self.store, self.fetch, self.options, self.report = store, fetch, options, report
-        self.state = GlanceState(store, options.owner)
+    def __init__(self, target: Target, fetch: FetchSpec, options: SyncOptions, report: RunReport,
+                 state: ManagedState) -> None:
+        self.target, self.fetch, self.options, self.report, self.state = target, fetch, options, report, state
 
     def decide(self, candidate: Candidate) -> Decision:
         """The plan for one candidate against the current state (adoption looked up if it would upload)."""
         decision = plan_image(candidate, self.state.snapshot())
         if not decision.uploads:
             return decision
-        unmanaged = _unmanaged(self.store, candidate, self.options.owner)
+        unmanaged = _unmanaged(self.target, candidate)
         if not unmanaged:
             return decision
         for image in unmanaged:
@@ -175,37 +158,32 @@ class Runner:
             return ImageOutcome.from_decision(decision, entry.where)
         if decision.uploads:
             return self._upload(decision, spec, entry)
-        c, target, old = decision.candidate, decision.target, decision.retire
-        assert target is not None
+        c, current, old = decision.candidate, decision.target, decision.retire
+        assert current is not None
         if decision.action is Action.ADOPT:
-            actions.adopt(self.store, self.state.raw(target.id), c)
+            actions.adopt(self.target, self.state.raw(current.id), c)
         elif decision.action is Action.RESTORE:
-            actions.promote(self.store, self.state.raw(target.id), c.appliance)
+            actions.promote(self.target, self.state.raw(current.id), c.appliance)
         if old is not None:
-            actions.retire_as_backup(self.store, self.state.raw(old.id), target.id, c.appliance)
+            actions.retire_as_backup(self.target, self.state.raw(old.id), current.id, c.appliance)
         if decision.action is not Action.NOTHING or old is not None:
-            self.state.refresh([target.id, old.id if old else None])
+            self.state.refresh([current.id, old.id if old else None])
         return ImageOutcome.from_decision(decision, entry.where)
 
     def _upload(self, decision: Decision, spec: ImageSpec, entry: ListEntry) -> ImageOutcome:
         c, old = decision.candidate, decision.retire
         opts = replace(self.options.import_options, name=c.appliance, dry_run=False,
-                       pending_owner=PENDING_OWNER)
+                       pending_owner=names.OWNER_MANAGER, clean_leftovers=False)
         replaced = [self.state.raw(old.id)] if old else []
-        # import_image retires ``old`` itself; retire() records its appliance (glancing_appliance).
-        for attempt in range(1, IMAGE_ATTEMPTS + 1):
-            try:
-                result = import_image(spec, opts, self.store, replace=replaced,
-                                      extra_properties=actions.record_properties(c))
-                break
-            except GlanceError as e:
-                # Only a transient failure of a Glance request itself: the failed upload was
-                # discarded and the old image is untouched, so the whole image can go again.
-                if attempt == IMAGE_ATTEMPTS or not is_transient(e):
-                    raise
-                pause = attempt * random.uniform(0.5, 1.5)
-                log.warning("%s: %s; trying this image again in %.1f s", c.label, e, pause)
-                time.sleep(pause)
+
+        def attempt() -> Any:
+            # import_image retires ``old`` itself, recording its appliance (glancing_appliance).
+            return import_image(spec, opts, self.target, replace=replaced,
+                                extra_properties=actions.record_properties(c))
+
+        result = self.options.image_retry.call(
+            attempt, lambda e: isinstance(e, UploadInterrupted), c.label,
+            on_retry=lambda e, pause: log.warning("%s: %s; sending this image again in %.1f s", c.label, e, pause))
         self.state.refresh([result.image_id, old.id if old else None])
         return ImageOutcome.from_decision(decision, entry.where, image_id=result.image_id,
                                           bytes_uploaded=result.size)
@@ -236,7 +214,7 @@ class Runner:
                     self.report.add_prune(PruneOutcome(image.id, name, "planned"))
                     log.info("would delete backup %s (%s) of %s", image.id, image.name, name)
                     continue
-                outcome = actions.prune(self.store, image.id, name)
+                outcome = actions.prune(self.target, image.id, name)
                 self.report.add_prune(outcome)
                 if outcome.result == "deleted":
                     self.state.forget(image.id)
@@ -258,16 +236,16 @@ def _map(jobs: int, func: Callable[[Any], Any], items: List[Any]) -> List[Any]:
         return list(pool.map(func, items))
 
 
-def sync(image_list: ImageList, store: GlanceStore, fetch: FetchSpec, options: SyncOptions,
+def sync(image_list: ImageList, target: Target, fetch: FetchSpec, options: SyncOptions,
          report: RunReport) -> RunReport:
     """Run glance_manager once over ``image_list``; fills and returns ``report`` (finished).
 
     Raises GlanceError only when the initial listing fails (nothing was done then); every other
     error is one ID's failed outcome.
     """
-    runner = Runner(store, fetch, options, report)
+    runner = Runner(target, fetch, options, report, ManagedState.listed(target))
     if not options.dry_run:
-        clean_pending(store, runner.state, report)
+        clean_pending(target, runner.state, report, options.import_options.stale_upload_after)
     entries = list(image_list.entries)
 
     def check(entry: ListEntry) -> Any:

@@ -1,5 +1,5 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
-"""``-b DIR``: a local copy of an image before it is retired, checked against Glance's digests."""
+"""``-b DIR``: a local copy of an image before it is retired, checked against the digests the target stored."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import stat
 from typing import Any, Mapping
 
 from glancing.errors import GlanceError, UsageError
-from glancing.publish.glance import GlanceStore
+from glancing.targets.base import Target
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -35,7 +35,7 @@ def backup_filename(image: Mapping[str, Any]) -> str:
     return f"{name[:100]}-{image['id']}.{image.get('disk_format') or 'img'}"
 
 
-def download(store: GlanceStore, image: Mapping[str, Any], directory: str) -> str:
+def download(target: Target, image: Mapping[str, Any], directory: str) -> str:
     """Download ``image`` into ``directory``; the file is removed unless it matches Glance's digests."""
     path = os.path.join(prepare_dir(directory), backup_filename(image))
     md5 = hashlib.md5()
@@ -47,7 +47,7 @@ def download(store: GlanceStore, image: Mapping[str, Any], directory: str) -> st
         raise UsageError(f"backup file {path} already exists; not overwriting it") from e
     try:
         with os.fdopen(fd, "wb") as out:
-            for chunk in store.download(image["id"]):
+            for chunk in target.download(image["id"]):
                 out.write(chunk)
                 md5.update(chunk)
                 if other is not None:

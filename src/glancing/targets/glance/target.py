@@ -1,0 +1,184 @@
+# Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
+"""GlanceTarget: the ``Target`` protocol over one Glance, and how glancing publishes there.
+
+A staged upload is a private, hidden image under a temporary name, tagged ``glancing-pending``
+and marked with the run that made it (owner, host, pid, start). Releasing it is ONE update (name,
+visibility, properties, the marker removed); retiring the image it replaces is one more.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+from glancing.errors import GlanceError, UsageError
+from glancing.retire.naming import backup_name
+from glancing.retry import RetryPolicy
+from glancing.targets import names
+from glancing.targets.base import (Image, LeftoverPolicy, Limits, Payload, PayloadKind, Release, Staged,
+                                   StageRequest, StoredCopy, UploadInterrupted, judge_leftover)
+from glancing.targets.glance.store import GlanceStore, is_transient
+
+log = logging.getLogger(__name__)
+
+# Glance's image schema: names and property values up to 255 characters, these container formats.
+LIMITS = Limits(name_max=255, property_key_max=255, property_value_max=255,
+                container_formats=frozenset({"bare", "ovf", "aki", "ari", "ami", "ova", "docker", "compressed"}))
+# Glance computes the md5 `checksum` and, with its default os_hash_algo, a sha512 of what it stores.
+COMPUTES = ("md5", "sha512")
+
+
+@dataclass(frozen=True)
+class GlanceSettings:
+    """The [glance] tunables a GlanceTarget takes."""
+
+    retries: int = 3             # further attempts of an idempotent request on 5xx / lost connection
+    backoff: float = 0.5         # first pause, doubled each time (jittered)
+    discard_timeout: float = 120.0  # how long a discarded upload's DELETE is retried (5xx, 409)
+
+    def request_policy(self) -> RetryPolicy:
+        return RetryPolicy(retries=self.retries, backoff=self.backoff)
+
+    def discard_policy(self) -> RetryPolicy:
+        # Enough attempts that the deadline, not the count, ends the wait.
+        return RetryPolicy(retries=64, backoff=self.backoff, max_pause=10.0, deadline=self.discard_timeout)
+
+
+def pending_name(name: str, limits: Limits = LIMITS) -> str:
+    """The temporary name of a staged upload, cut to fit the name limit."""
+    suffix = f" [glancing upload {uuid.uuid4().hex[:8]}]"
+    return name[:limits.name_max - len(suffix)] + suffix
+
+
+class GlanceTarget:
+    """Glance behind the Target protocol; ``project`` scopes every listing (None: all visible)."""
+
+    limits = LIMITS
+    computes: Tuple[str, ...] = COMPUTES
+    accepts: FrozenSet[PayloadKind] = frozenset({PayloadKind.STREAM})
+
+    def __init__(self, store: GlanceStore, project: Optional[str] = None,
+                 discard_retry: RetryPolicy = GlanceSettings().discard_policy()) -> None:
+        self.store, self.project, self.discard_retry = store, project, discard_retry
+
+    def _mine(self) -> Dict[str, Any]:
+        # Without it a listing also returns other projects' public, shared and community images,
+        # and every project's for an admin: never ours to retire, prune or adopt.
+        return {"owner": self.project} if self.project else {}
+
+    def current(self, name: str) -> List[Image]:
+        return self.store.list({"name": name, **self._mine()})
+
+    def managed(self) -> List[Image]:
+        return self.store.list({"tag": [names.TAG_MANAGED], **self._mine()}, hidden=None)
+
+    def with_digest(self, algorithm: str, value: str) -> List[Image]:
+        if algorithm == "md5":
+            return self.store.list({"checksum": value, **self._mine()}, hidden=None)
+        found = self.store.list({"os_hash_value": value, **self._mine()}, hidden=None)
+        return [i for i in found if i.get("os_hash_algo") in (None, algorithm)]
+
+    def get(self, image_id: str) -> Image:
+        return self.store.get(image_id)
+
+    def stage(self, request: StageRequest, payload: Payload) -> Staged:
+        if payload.kind is not PayloadKind.STREAM:
+            raise UsageError(f"Glance takes an image as a byte stream, not a {payload.kind.value}")
+        self.limits.check_name(request.name)
+        image = self.store.create(
+            name=pending_name(request.name, self.limits), disk_format=request.disk_format,
+            container_format=request.container_format, visibility="private", os_hidden=True,
+            tags=[names.TAG_MANAGED, names.TAG_PENDING], **request.mark.properties(request.name))
+        staged = Staged(image["id"], image.get("name") or "")
+        try:
+            self.store.upload(staged.id, payload.stream, payload.size)
+        except BaseException as e:
+            self.discard(staged.id)
+            if isinstance(e, GlanceError) and is_transient(e):
+                raise UploadInterrupted(str(e)) from e
+            raise
+        return staged
+
+    def stored(self, staged: Staged) -> StoredCopy:
+        image = self.store.get(staged.id)
+        digests = {"md5": image.get("checksum")}
+        if image.get("os_hash_algo"):
+            digests[image["os_hash_algo"]] = image.get("os_hash_value")
+        return StoredCopy(staged.id, str(image.get("status")), image.get("size"),
+                          {alg: value for alg, value in digests.items() if value})
+
+    def download(self, image_id: str) -> Iterator[bytes]:
+        return self.store.download(image_id)
+
+    def release(self, staged: Staged, release: Release) -> Image:
+        if release.members:
+            raise UsageError("sharing an image with other projects is not supported yet")
+        self.limits.check_name(release.name)
+        return self.store.update(staged.id, remove=names.PENDING_PROPS, tags=[names.TAG_MANAGED],
+                                 name=release.name, visibility=release.visibility, os_hidden=False,
+                                 **self.limits.fit(release.properties))
+
+    def retire(self, image: Mapping[str, Any], replaced_by: str, appliance: Optional[str] = None,
+               when: Optional[_dt.datetime] = None) -> Image:
+        """Rename, hide and tag as a backup, in one update; nothing is deleted: running VMs keep
+        their image. The appliance it was current for is kept so its backups are found by it."""
+        known_as = appliance or str(image.get(names.PROP_APPLIANCE) or image.get("name") or "")
+        return self.store.update(image["id"], name=backup_name(image)[:self.limits.name_max], os_hidden=True,
+                                 tags=[*(image.get("tags") or ()), names.TAG_BACKUP],
+                                 **{names.PROP_REPLACED_BY: replaced_by, names.PROP_RETIRED_AT: names.stamp(when),
+                                    names.PROP_APPLIANCE: known_as})
+
+    def adopt(self, image: Mapping[str, Any], name: str, properties: Mapping[str, str]) -> None:
+        self.store.update(image["id"], name=name, tags=[*(image.get("tags") or ()), names.TAG_MANAGED],
+                          **self.limits.fit(properties))
+
+    def promote(self, image: Mapping[str, Any], name: str) -> None:
+        stale = [p for p in names.BACKUP_PROPS if p in image]
+        self.store.update(image["id"], remove=stale, name=name, os_hidden=False,
+                          tags=[t for t in image.get("tags") or () if t != names.TAG_BACKUP])
+
+    def annotate(self, image_id: str, properties: Mapping[str, str]) -> None:
+        self.store.update(image_id, **self.limits.fit(properties))
+
+    def prune(self, image_id: str) -> Tuple[str, str]:
+        try:
+            self.store.delete(image_id)
+            return "deleted", ""
+        except GlanceError as deleting:
+            log.warning("could not delete %s (%s); deactivating it instead", image_id, deleting)
+            try:
+                self.store.deactivate(image_id)
+            except GlanceError as deactivating:
+                return "failed", f"{deleting}; then {deactivating}"
+            return "deactivated", str(deleting)
+
+    def discard(self, image_id: str) -> bool:
+        if self.store.remove(image_id, self.discard_retry):
+            return True
+        log.error("could not remove the unfinished upload %s: it stays hidden and tagged %s; the next "
+                  "glancing or glance_manager run of the same kind removes it once this run is over "
+                  "(or: openstack image delete %s)", image_id, names.TAG_PENDING, image_id)
+        return False
+
+    def clean_leftovers(self, policy: LeftoverPolicy, images: Optional[Sequence[Mapping[str, Any]]] = None,
+                        now: Optional[_dt.datetime] = None) -> List[Tuple[Image, str]]:
+        when = now or _dt.datetime.now(_dt.timezone.utc)
+        if images is None:
+            images = self.store.list({"tag": [names.TAG_PENDING], **self._mine()}, hidden=True)
+        judged: List[Tuple[Image, str]] = []
+        for image in images:
+            if names.TAG_PENDING not in (image.get("tags") or ()) or names.PROP_PENDING_NAME not in image:
+                continue
+            verdict = judge_leftover(image, policy, when)
+            if verdict == "remove":
+                try:
+                    self.store.delete(image["id"])
+                    verdict = "removed"
+                    log.info("removed %s, an unfinished upload a dead %s run left behind", image["id"], policy.owner)
+                except GlanceError as e:
+                    verdict = f"failed: {e}"
+            judged.append((dict(image), verdict))
+        return judged
