@@ -25,7 +25,7 @@ def add_record_options(parser: argparse.ArgumentParser, image_list: bool = True)
                        help="import a record its endorser withdrew (slterms:deprecated)")
 
 
-def add_trust_options(parser: argparse.ArgumentParser) -> None:
+def add_trust_options(parser: argparse.ArgumentParser, no_signature: bool = True) -> None:
     group = parser.add_argument_group(
         "signatures and trust",
         "Records and lists read from a remote source must be signed by a trusted endorser whose\n"
@@ -41,15 +41,16 @@ def add_trust_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--at-signing-time", action="store_const", const=True, default=None,
                        help="check certificates at the signing time (archived records whose signer "
                             "certificate has since expired); revocation still applies")
-    group.add_argument("--no-signature", action="store_true",
-                       help="UNSAFE: read records and lists without checking any signature (warned on every use)")
+    if no_signature:  # not for a command whose whole job is checking signatures
+        group.add_argument("--no-signature", action="store_true",
+                           help="UNSAFE: read records and lists without checking any signature (warned on every use)")
 
 
 def trust_policy(args: argparse.Namespace) -> Any:
     """The policy the options describe; UsageError for a bad trust file or setting."""
     from glancing.trust.policy import TrustPolicy, UnsafeNoVerify
 
-    if args.no_signature:
+    if getattr(args, "no_signature", False):
         return UnsafeNoVerify()
     return TrustPolicy.from_options(ca_dir=args.ca_dir, trust_file=args.trust_file, endorsers=args.endorser,
                                     crl=args.crl, at_signing_time=args.at_signing_time)

@@ -105,4 +105,7 @@ def is_downgrade(new: VersionInfo, seen: VersionInfo) -> bool:
     Used for image lists, whose subscription remembers the version last seen: two numeric
     versions compare numerically, others by their dates when both are known.
     """
-    return comparable(new, seen) and compare_versions(new, seen) < 0
+    if is_numeric(new.version) and is_numeric(seen.version):
+        # Only the numbers: "1" and "1.0" are one version, not ordered by a tie-breaker.
+        return _cmp(numeric_parts(new.version), numeric_parts(seen.version)) < 0
+    return new.endorsed is not None and seen.endorsed is not None and _date(new) < _date(seen)

@@ -27,7 +27,8 @@ from glancing.formats.stratuslab.graph import RecordGraph, graph_from_document, 
 from glancing.formats.text import clean
 from glancing.formats.vocab import DCTERMS_NS, KNOWN_DISK_FORMATS, SLREQ_NS, SLTERMS_NS
 
-__all__ = ["StratusLabRecord", "parse_records", "record_from_tree", "record_from_document", "select_record"]
+__all__ = ["StratusLabRecord", "parse_records", "record_from_tree", "record_from_document", "refusal",
+           "select_record"]
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 # The Java tools write MessageDigest names; the client lower-cases them and drops the dashes.
@@ -273,8 +274,9 @@ def _describe(record: StratusLabRecord) -> str:
     return f"record {record.identifier} endorsed by {who} on {when}"
 
 
-def _refusal(record: StratusLabRecord, now: dt.datetime, allow_expired: bool,
-             allow_deprecated: bool) -> Optional[RecordError]:
+def refusal(record: StratusLabRecord, now: dt.datetime, allow_expired: bool = False,
+            allow_deprecated: bool = False) -> Optional[RecordError]:
+    """Why ``record`` may not be imported now (deprecated, endorsed in the future, expired), or None."""
     if record.deprecated is not None and not allow_deprecated:
         reason = record.deprecated or "no reason given"
         return RecordDeprecated(f"{_describe(record)} is deprecated ({reason}); "
@@ -309,10 +311,10 @@ def select_record(records: Sequence[StratusLabRecord], now: dt.datetime, identif
     now = as_utc(now)
     refusals = []
     for _, record in newest_first:
-        refusal = _refusal(record, now, allow_expired, allow_deprecated)
-        if refusal is None:
+        why = refusal(record, now, allow_expired, allow_deprecated)
+        if why is None:
             return record
-        refusals.append(refusal)
+        refusals.append(why)
     first = refusals[0]
     if len(records) > 1:
         raise type(first)(f"none of the {len(records)} records is acceptable; newest: {first}")
