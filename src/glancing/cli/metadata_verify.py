@@ -13,7 +13,7 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any, Callable, List, TextIO, Tuple
+from typing import Any, Callable, List, Optional, TextIO, Tuple
 
 from glancing import errors
 from glancing.cli.options import add_trust_options, trust_policy
@@ -91,8 +91,9 @@ def _verify_one(policy: Any, path: str, now: dt.datetime) -> Tuple[int, str]:
     return errors.OK, f"{path}: OK: {summary}"
 
 
-def run_verify(args: argparse.Namespace, out: TextIO = sys.stdout, now: Clock = _utcnow) -> int:
-    """Verify every file named in ``args.files``; print one verdict line per file."""
+def run_verify(args: argparse.Namespace, out: Optional[TextIO] = None, now: Clock = _utcnow) -> int:
+    """Verify every file named in ``args.files``; print one verdict line per file (on stdout)."""
+    out = out or sys.stdout  # looked up now, not at import: stdout may have been replaced
     try:
         policy = trust_policy(args)
     except errors.GlancingError as exc:
