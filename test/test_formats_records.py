@@ -186,3 +186,18 @@ def test_verify_checks_a_records_dates_as_a_lists(pki, tmp_path: Path) -> None:
     assert "REFUSED" in lines[0] and "endorsed in the future" in lines[0]
     assert "REFUSED" in lines[1] and "expired on 2001-01-01" in lines[1]
     assert ": OK: signature valid" in lines[2]
+
+
+def test_a_trust_policy_reads_nothing_until_asked(tmp_path: Path) -> None:
+    from glancing.errors import UsageError
+    from glancing.trust.endorsers import TrustedEndorsers
+    from glancing.trust.policy import TrustPolicy
+    from glancing.trust.settings import TrustSettings
+
+    bad = tmp_path / "trusted-endorsers"
+    bad.write_text("this is not a trust file line\n")
+    settings = TrustSettings(ca_dir=tmp_path / "missing", trust_file=bad, trust_file_explicit=True)
+    policy = TrustPolicy(settings, TrustedEndorsers(()))
+    assert policy.endorsers.endorsers == ()
+    with pytest.raises(UsageError):
+        TrustPolicy.load(settings)

@@ -123,7 +123,7 @@ def _image(wrapper: Any, index: int, what: str) -> HepixImage:
         osname=_text(entry, "sl:osname"), osversion=_text(entry, "sl:osversion"),
         comments=_text(entry, "sl:comments"), mpuri=_text(entry, "ad:mpuri"),
         expires=parse_date(_text(entry, "dc:date:expires"), f"{where}: dc:date:expires"),
-        entry={k: v for k, v in ((k, _text(entry, k)) for k in entry) if v is not None},
+        entry={clean(k): v for k, v in ((k, _text(entry, k)) for k in entry) if v is not None},
     )
 
 
