@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from glancing.errors import GlancingError, RecordError, RecordExpired, SignatureError, SourceError
 from glancing.fetch import HttpSettings, new_session, read_small
+from glancing.formats.dates import CLOCK_SKEW
 from glancing.formats.detect import HEAD_BYTES, MAX_SCALAR_BYTES, Detected, Kind, detect, refuse_non_object
 from glancing.model import ImageSpec, Origin
 from glancing.sources import marketplace, plain
@@ -52,6 +53,7 @@ class SourceSettings:
     allow_deprecated: bool = False
     http: HttpSettings = field(default_factory=HttpSettings)
     now: Callable[[], _dt.datetime] = _utcnow
+    clock_skew: _dt.timedelta = CLOCK_SKEW  # how far in the future an endorsement may be dated
 
 
 def resolve(text: str, settings: SourceSettings) -> ImageSpec:
@@ -105,7 +107,7 @@ def marketplace_spec(identifier: str, settings: SourceSettings) -> ImageSpec:
     verdicts = _verified_records(data, url, settings, allow_unsigned=False)
     record = stratuslab.select_record([r for r, _ in verdicts], settings.now(), identifier=identifier,
                                       allow_expired=settings.allow_expired,
-                                      allow_deprecated=settings.allow_deprecated)
+                                      allow_deprecated=settings.allow_deprecated, skew=settings.clock_skew)
     spec = stratuslab.record_to_spec(record, Origin.REMOTE, url, marketplace_url=url)
     return with_signature_property(spec, _summary_of(record, verdicts))
 
@@ -131,7 +133,7 @@ def record_file_spec(path: str, settings: SourceSettings) -> ImageSpec:
         verdicts = _verified_records(data, path, settings, allow_unsigned=True)
     record = stratuslab.select_record([r for r, _ in verdicts], settings.now(),
                                       allow_expired=settings.allow_expired,
-                                      allow_deprecated=settings.allow_deprecated)
+                                      allow_deprecated=settings.allow_deprecated, skew=settings.clock_skew)
     spec = stratuslab.record_to_spec(record, Origin.LOCAL_RECORD, path)
     return with_signature_property(spec, _summary_of(record, verdicts))
 

@@ -22,7 +22,7 @@ from rdflib import BNode, Literal, URIRef
 from lxml import etree
 
 from glancing.errors import RecordDeprecated, RecordError, RecordExpired
-from glancing.formats.dates import as_utc, format_date, is_future, parse_date
+from glancing.formats.dates import CLOCK_SKEW, as_utc, format_date, is_future, parse_date
 from glancing.formats.stratuslab.graph import RecordGraph, graph_from_document, graph_of_element, record_graphs
 from glancing.formats.text import clean
 from glancing.formats.vocab import DCTERMS_NS, KNOWN_DISK_FORMATS, SLREQ_NS, SLTERMS_NS
@@ -275,13 +275,16 @@ def _describe(record: StratusLabRecord) -> str:
 
 
 def refusal(record: StratusLabRecord, now: dt.datetime, allow_expired: bool = False,
-            allow_deprecated: bool = False) -> Optional[RecordError]:
-    """Why ``record`` may not be imported now (deprecated, endorsed in the future, expired), or None."""
+            allow_deprecated: bool = False, skew: dt.timedelta = CLOCK_SKEW) -> Optional[RecordError]:
+    """Why ``record`` may not be imported now (deprecated, endorsed in the future, expired), or None.
+
+    ``skew`` is how far ahead of ``now`` an endorsement date may lie (the signer's clock).
+    """
     if record.deprecated is not None and not allow_deprecated:
         reason = record.deprecated or "no reason given"
         return RecordDeprecated(f"{_describe(record)} is deprecated ({reason}); "
                                 "--allow-deprecated imports it anyway")
-    if is_future(record.endorsement_created, now):
+    if is_future(record.endorsement_created, now, skew):
         # Being the newest, a record "endorsed" in 2090 would win every selection until then.
         return RecordError(f"{_describe(record)} is endorsed in the future; refused (check the "
                            "endorser's clock, or this host's)")
@@ -292,7 +295,8 @@ def refusal(record: StratusLabRecord, now: dt.datetime, allow_expired: bool = Fa
 
 
 def select_record(records: Sequence[StratusLabRecord], now: dt.datetime, identifier: Optional[str] = None,
-                  allow_expired: bool = False, allow_deprecated: bool = False) -> StratusLabRecord:
+                  allow_expired: bool = False, allow_deprecated: bool = False,
+                  skew: dt.timedelta = CLOCK_SKEW) -> StratusLabRecord:
     """The newest acceptable record by endorsement date (ties: the first in the document).
 
     Deprecated and expired records are skipped unless allowed. ``identifier``, when given,
@@ -311,7 +315,7 @@ def select_record(records: Sequence[StratusLabRecord], now: dt.datetime, identif
     now = as_utc(now)
     refusals = []
     for _, record in newest_first:
-        why = refusal(record, now, allow_expired, allow_deprecated)
+        why = refusal(record, now, allow_expired, allow_deprecated, skew)
         if why is None:
             return record
         refusals.append(why)
