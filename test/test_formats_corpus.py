@@ -38,7 +38,8 @@ def _synthetic() -> Dict[str, bytes]:
     deep = "<a>" * 5000 + "</a>" * 5000
     return {
         "empty": b"", "space": b"   \n", "nul": bytes(64), "garbage": bytes(range(256)) * 8,
-        "truncated-xml": b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Des',
+        "truncated-xml": (b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+                          b"<rdf:Des"),
         "utf16-declared-utf8": RDF.format("x").encode("utf-16"),
         "utf8-declared-utf16": b'<?xml version="1.0" encoding="UTF-16"?>' + RDF.format("x").encode(),
         "latin1-declared-utf8": b'<?xml version="1.0" encoding="UTF-8"?>' + RDF.format("\xe9").encode("latin-1"),

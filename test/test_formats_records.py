@@ -142,7 +142,8 @@ def _ca_dir_with(pki, tmp_path: Path, crl: bytes) -> Path:
     return target
 
 
-@pytest.mark.parametrize("garbage", [b"", b"\x00garbage\xff" * 10, b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n"])
+@pytest.mark.parametrize("garbage", [b"", b"\x00garbage\xff" * 10,
+                                     b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n"])
 def test_an_unusable_crl_is_a_refusal_naming_the_file(pki, tmp_path: Path, garbage: bytes) -> None:
     ca_dir = load_ca_dir(_ca_dir_with(pki, tmp_path, garbage))
     with pytest.raises(ChainError, match=r"unusable CRL: .*\.r0"):
