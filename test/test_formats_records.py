@@ -202,3 +202,18 @@ def test_a_trust_policy_reads_nothing_until_asked(tmp_path: Path) -> None:
     assert policy.endorsers.endorsers == ()
     with pytest.raises(UsageError):
         TrustPolicy.load(settings)
+
+
+def test_a_utf16_json_list_is_an_unsigned_list_not_a_broken_signature(tmp_path: Path) -> None:
+    from glancing.sources import list_entry_spec
+
+    path = tmp_path / "list.json"
+    path.write_bytes(make_list([image()]).decode().encode("utf-16"))
+    from glancing.trust.endorsers import TrustedEndorsers
+    from glancing.trust.policy import TrustPolicy
+    from glancing.trust.settings import TrustSettings
+
+    policy = TrustPolicy(TrustSettings(ca_dir=tmp_path), TrustedEndorsers(()))
+    spec = list_entry_spec(str(path), "aaaaaaaa-0000-0000-0000-000000000001", SourceSettings(policy=policy))
+    assert spec.properties["glancing_signature"] == "NOT verified"
+    assert spec.properties["hepix_list_id"] == "11111111-2222-3333-4444-555555555555"
