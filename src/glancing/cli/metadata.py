@@ -2,29 +2,29 @@
 """``glancing-metadata``: check, show and identify StratusLab marketplace records.
 
 Each subcommand module offers ``register(subparsers)``, which adds its parser and sets ``func``
-(namespace -> exit code). ``verify`` lives in its own module and joins when it is installed.
+(namespace -> exit code); ``verify`` lives in glancing.cli.metadata_verify. What a file is comes
+from its content (glancing.formats.detect), the same test ``glancing`` applies to a SOURCE.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
+import dataclasses
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from glancing import __version__, errors
+from glancing.cli import metadata_verify
 from glancing.cli.common import print_json, run, setup_logging
-from glancing.errors import SourceError
-from glancing.metadata.validate import validate
+from glancing.errors import RecordError, SourceError
+from glancing.formats.dates import format_date
+from glancing.formats.detect import Kind, detect, refuse_non_object
+from glancing.formats.stratuslab.validate import validate
 from glancing.sources import marketplace
-from glancing.sources.stratuslab import parse_records
 from glancing.verify.identifier import identifier_of_file
 
 PROG = "glancing-metadata"
-# Subcommands in other modules, added when present (the trust engineer's ``verify``).
-OPTIONAL_MODULES = ("glancing.cli.metadata_verify",)
 
 DESCRIPTION = """\
 Check, show and identify StratusLab marketplace records (RDF/XML or RDF/JSON).
@@ -58,11 +58,40 @@ def run_show(args: argparse.Namespace) -> int:
     """Print every record of a file, or of a marketplace ID's listing, as JSON."""
     source = args.record
     if Path(source).exists() or not marketplace.is_identifier(source):
-        records = parse_records(_read(source), source)
-    else:
-        records, source = marketplace.fetch_records(source, marketplace.marketplace_base(args.url))
+        print_json({"source": source, **_show_file(_read(source), source)})
+        return errors.OK
+    records, source = marketplace.fetch_records(source, marketplace.marketplace_base(args.url))
     print_json({"source": source, "records": [r.to_json() for r in records]})
     return errors.OK
+
+
+def _show_file(data: bytes, path: str) -> Dict[str, Any]:
+    """The records, or the HEPiX image list, a file holds (signatures are not checked here)."""
+    from glancing.formats.jsonsafe import load_object
+    from glancing.formats.stratuslab.read import record_from_document
+    from glancing.sources.hepix import parse_image_list, read_image_list
+    from glancing.sources.stratuslab import parse_records
+
+    found = detect(data, lambda: data)
+    refuse_non_object(found, path)
+    if found.kind is Kind.MIME:
+        return {"image_list": _jsonable(dataclasses.asdict(parse_image_list(data, path)))}
+    if found.kind is Kind.JSON:
+        document = load_object(data, path, "record or image list")
+        if "hv:imagelist" in document:
+            return {"image_list": _jsonable(dataclasses.asdict(read_image_list(document, path)))}
+        return {"records": [record_from_document(document, path).to_json()]}
+    if found.kind in (Kind.XML, Kind.HTML):
+        return {"records": [r.to_json() for r in parse_records(data, path)]}
+    raise RecordError(f"{path}: {found.describe()}, not a record or image list")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return format_date(value) if hasattr(value, "tzinfo") else value
 
 
 def run_id(args: argparse.Namespace) -> int:
@@ -79,9 +108,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing for valid files")
     p.set_defaults(func=run_validate)
-    p = subparsers.add_parser("show", help="print the normalised record(s) as JSON",
-                              description="Print the normalised record(s) of FILE, or of a marketplace "
-                              "ID's listing, as JSON.")
+    p = subparsers.add_parser("show", help="print the normalised record(s) or image list as JSON",
+                              description="Print the normalised record(s) or HEPiX image list of FILE, "
+                              "or the records of a marketplace ID's listing, as JSON (signatures are "
+                              "not checked: glancing-metadata verify does that).")
     p.add_argument("record", metavar="FILE|ID")
     p.add_argument("-u", "--url", metavar="URL",
                    help=f"marketplace base URL (default ${marketplace.ENV_MARKETPLACE_URL}, else "
@@ -102,9 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register(subparsers)
-    for name in OPTIONAL_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).register(subparsers)
+    metadata_verify.register(subparsers)
     return parser
 
 

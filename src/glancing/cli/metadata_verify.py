@@ -1,82 +1,107 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
-"""``glancing-metadata verify FILE...``: is each record or list signed, chained and endorsed?
+"""``glancing-metadata verify FILE...``: is each record or list signed, chained, endorsed and current?
 
 One line per file on stdout: ``FILE: OK: ...`` or ``FILE: REFUSED: <what failed>``. A file
 whose chain could not be checked (its CA is not in the CA directory) is refused, and the
 line says the signature and endorser binding were fine: "chain not checked" is not "trusted".
+What a file is comes from its content (glancing.formats.detect), never its name.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
-from typing import List, TextIO, Tuple
+from typing import Any, Callable, List, Optional, TextIO, Tuple
 
 from glancing import errors
+from glancing.cli.options import add_trust_options, trust_policy
+from glancing.errors import RecordError
+from glancing.formats.detect import Kind, detect, refuse_non_object
 from glancing.trust import settings as trust_settings
-from glancing.trust.policy import TrustPolicy
 
 DESCRIPTION = """\
 Verify StratusLab records (XML-DSig) and HEPiX image lists (S/MIME): the signature, the signer
 against the endorser the content names, the chain to a CA of the CA directory with its CRLs,
-and the signer against the trusted endorsers (trust file and --endorser)."""
+the signer against the trusted endorsers (trust file and --endorser), and the dates (expired,
+or endorsed in the future)."""
 
 EPILOG = trust_settings.__doc__.split("\n\n", 1)[1].replace("``", "") + "\n" + errors.EXIT_CODES_HELP + """
   (verify: 0 every file trusted; 5 at least one refused; 3 a file could not be read)"""
+
+Clock = Callable[[], dt.datetime]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``verify`` subcommand; its ``func`` takes the namespace, returns an exit code."""
     parser = subparsers.add_parser(
-        "verify", help="verify signatures, chains and endorsers of records and image lists",
+        "verify", help="verify signatures, chains, endorsers and dates of records and image lists",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", metavar="FILE", help="record or image list to verify")
-    parser.add_argument("--ca-dir", metavar="DIR",
-                        help="grid CA directory (<hash>.0 certificates, <hash>.r0 CRLs)")
-    parser.add_argument("--trust", metavar="FILE", help="trusted endorsers file")
-    parser.add_argument("--endorser", metavar="DN", action="append", default=[],
-                        help="also trust this certificate subject (/DC=.../CN=x or CN=x,...,DC=...);"
-                             " repeatable")
-    parser.add_argument("--crl", choices=("require", "off"),
-                        help="require a valid CRL for every CA in the chain (default), or skip "
-                             "revocation checks (unsafe)")
-    parser.add_argument("--at-signing-time", action="store_true", default=None,
-                        help="check certificates at the signing time instead of now (archived "
-                             "records whose signer certificate has since expired)")
+    add_trust_options(parser, no_signature=False)
     parser.set_defaults(func=run_verify)
     return parser
 
 
-def _verify_one(policy: TrustPolicy, path: str) -> Tuple[int, str]:
+def _check_records(policy: Any, data: bytes, path: str, now: dt.datetime) -> str:
+    """Verify every record of an RDF/XML document, then its dates, as an import would."""
+    from glancing.formats.stratuslab.read import record_from_tree, refusal
+
+    verified = policy.verify_stratuslab_all(data, path)
+    for one in verified:
+        why = refusal(record_from_tree(one.tree, one.what, one.signed), now, allow_deprecated=True)
+        if why is not None:
+            raise why
+    return " | ".join(r.summary for r in verified)
+
+
+def _verdict(policy: Any, data: bytes, path: str, now: dt.datetime) -> str:
+    """The summary of a trusted file; raises the GlancingError that refuses it."""
+    found = detect(data, lambda: data)
+    refuse_non_object(found, path)
+    if found.kind is Kind.XML:
+        return _check_records(policy, data, path, now)
+    if found.kind is Kind.JSON:
+        from glancing.formats import jsonsafe
+
+        if "hv:imagelist" not in jsonsafe.load_object(data, path):
+            raise RecordError(f"{path}: an RDF/JSON record, which carries no signature (unsigned): "
+                              "verify the signed RDF/XML form of the record")
+        return policy.verify_image_list(data, path).summary
+    if found.kind is Kind.MIME:
+        return policy.verify_image_list(data, path).summary
+    raise RecordError(f"{path}: {found.describe()}, not a record or image list")
+
+
+def _verify_one(policy: Any, path: str, now: dt.datetime) -> Tuple[int, str]:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         return errors.SOURCE_UNREACHABLE, f"{path}: REFUSED: cannot read: {exc.strerror or exc}"
     try:
-        if data.lstrip()[:1] == b"<":
-            records = policy.verify_stratuslab_all(data, path)
-            summary = " | ".join(r.summary for r in records)
-        else:
-            summary = policy.verify_image_list(data, path).summary
+        summary = _verdict(policy, data, path, now)
     except errors.GlancingError as exc:
         text = exc.message[len(path) + 2:] if exc.message.startswith(path + ": ") else exc.message
         return errors.exit_code(exc), f"{path}: REFUSED: {text}"
     return errors.OK, f"{path}: OK: {summary}"
 
 
-def run_verify(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Verify every file named in ``args.files``; print one verdict line per file."""
+def run_verify(args: argparse.Namespace, out: Optional[TextIO] = None, now: Clock = _utcnow) -> int:
+    """Verify every file named in ``args.files``; print one verdict line per file (on stdout)."""
+    out = out or sys.stdout  # looked up now, not at import: stdout may have been replaced
     try:
-        policy = TrustPolicy.from_options(
-            ca_dir=args.ca_dir, trust_file=args.trust, endorsers=args.endorser, crl=args.crl,
-            at_signing_time=args.at_signing_time)
+        policy = trust_policy(args)
     except errors.GlancingError as exc:
         print(f"glancing-metadata verify: error: {exc}", file=sys.stderr)
         return errors.exit_code(exc)
     codes: List[int] = []
     for path in args.files:
-        code, line = _verify_one(policy, path)
+        code, line = _verify_one(policy, path, now())
         print(line, file=out)
         codes.append(code)
     return max(codes) if codes else errors.OK

@@ -65,7 +65,7 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
                             "([fetch] ca_file; Glance and Keystone use --os-cacert instead)")
 
 
-def add_trust_options(parser: argparse.ArgumentParser) -> None:
+def add_trust_options(parser: argparse.ArgumentParser, no_signature: bool = True) -> None:
     group = parser.add_argument_group(
         "signatures and trust",
         "Records and lists read from a remote source must be signed by a trusted endorser whose\n"
@@ -80,8 +80,9 @@ def add_trust_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--at-signing-time", action="store_const", const=True, default=None,
                        help="check certificates at the signing time (archived records whose signer "
                             "certificate has since expired); revocation still applies")
-    group.add_argument("--no-signature", action="store_true",
-                       help="UNSAFE: read records and lists without checking any signature (warned on every use)")
+    if no_signature:  # not for a command whose whole job is checking signatures
+        group.add_argument("--no-signature", action="store_true",
+                           help="UNSAFE: read records and lists without checking any signature (warned on every use)")
 
 
 def http_settings(settings: Settings) -> Any:
@@ -100,7 +101,7 @@ def trust_policy(args: argparse.Namespace, settings: Optional[Settings] = None) 
     from glancing.trust.policy import TrustPolicy, UnsafeNoVerify
     from glancing.trust.settings import from_settings
 
-    if args.no_signature:
+    if getattr(args, "no_signature", False):
         return UnsafeNoVerify()
     return TrustPolicy(from_settings(settings or load_settings(args), args.endorser))
 

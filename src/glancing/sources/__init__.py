@@ -2,12 +2,14 @@
 """Where an image comes from: turn what the user typed into an ImageSpec.
 
 In order: an http(s)/ftp URL (the image itself); with -c LIST, the entry SOURCE of a HEPiX image
-list; a file:// URL or an existing local path (a record when its content is one, else the image
-itself); a 27-character StratusLab marketplace ID.
+list; a file:// URL or an existing local path (a record or list when its content is one, by
+glancing.formats.detect, else the image itself); a 27-character StratusLab marketplace ID.
 
 Every record and list read from a remote source is verified (signature, signer bound to the
-endorser it names, chain and CRLs, trusted endorser) BEFORE anything in it is used, and only the
-verified, comment-free document is parsed. A local record or list is verified when it is signed.
+endorser it names, chain and CRLs, trusted endorser) BEFORE anything in it is used. Trust hands
+back the verified document (the cleaned tree, or the parsed JSON) and the format reader builds
+the record from exactly that object: one lxml parse and one rdflib parse per record, one JSON
+parse per list. A local record or list is verified when it is signed.
 
 The format modules (rdflib, lxml, the crypto stack) are imported by the functions that read
 records: importing a plain file or URL should not cost a fifth of a second.
@@ -23,11 +25,13 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from glancing.errors import GlancingError, RecordError, RecordExpired, SignatureError, SourceError
 from glancing.fetch import HttpSettings, new_session, read_small
+from glancing.formats.dates import CLOCK_SKEW
+from glancing.formats.detect import HEAD_BYTES, MAX_SCALAR_BYTES, Detected, Kind, detect, refuse_non_object
 from glancing.model import ImageSpec, Origin
 from glancing.sources import marketplace, plain
 
 if TYPE_CHECKING:
-    from glancing.sources import stratuslab
+    from glancing.formats.stratuslab.read import StratusLabRecord
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,7 @@ class SourceSettings:
     allow_deprecated: bool = False
     http: HttpSettings = field(default_factory=HttpSettings)
     now: Callable[[], _dt.datetime] = _utcnow
+    clock_skew: _dt.timedelta = CLOCK_SKEW  # how far in the future an endorsement may be dated
 
 
 def resolve(text: str, settings: SourceSettings) -> ImageSpec:
@@ -59,8 +64,7 @@ def resolve(text: str, settings: SourceSettings) -> ImageSpec:
         return plain.spec_for(text, {})
     path = plain.path_of(text)
     if path is not None and os.path.exists(path):
-        head = _head(path)
-        if _looks_like_document(head):
+        if detect_file(path).kind.is_document:
             return record_file_spec(path, settings)
         return plain.spec_for(path, {})
     if marketplace.is_identifier(text):
@@ -68,18 +72,17 @@ def resolve(text: str, settings: SourceSettings) -> ImageSpec:
     raise SourceError(f"{text}: no such file, and not a URL or a marketplace identifier")
 
 
-def _head(path: str) -> bytes:
+def _read_head(path: str, size: int) -> bytes:
     try:
         with open(path, "rb") as f:
-            return f.read(512)
+            return f.read(size)
     except OSError as e:
-        raise SourceError(f"cannot read {path}: {e.strerror}") from e
+        raise SourceError(f"cannot read {path}: {e.strerror or e}") from None
 
 
-def _looks_like_document(head: bytes) -> bool:
-    """XML, JSON or a MIME message (an S/MIME list): a record or list, not a disk image."""
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return start[:1] in (b"<", b"{") or start[:13].lower() in (b"mime-version:", b"content-type:")
+def detect_file(path: str) -> Detected:
+    """What the file at ``path`` is, by content (glancing.formats.detect). Raises SourceError."""
+    return detect(_read_head(path, HEAD_BYTES), lambda: _read_head(path, MAX_SCALAR_BYTES + 1))
 
 
 def _read(location: str, settings: SourceSettings) -> bytes:
@@ -95,82 +98,79 @@ def marketplace_spec(identifier: str, settings: SourceSettings) -> ImageSpec:
 
     base = marketplace.marketplace_base(settings.marketplace_url)
     data, url = marketplace.fetch_listing(identifier, base, settings.http)
-    if sniff_safely(data, url) != "xml":
-        # Parsed only to say what it is: a DataTables search listing or a malformed answer
-        # raise their own message; an RDF/JSON record carries no signature to verify.
+    if detect(data, lambda: data).kind is not Kind.XML:
+        # Parsed only to say what it is: a DataTables search listing, an HTML page or a
+        # malformed answer raise their own message; an RDF/JSON record carries no signature.
         stratuslab.parse_records(data, url)
         raise RecordError(f"{url}: the marketplace answered an RDF/JSON record, which carries no "
                           "signature; glancing needs the signed RDF/XML listing")
     verdicts = _verified_records(data, url, settings, allow_unsigned=False)
     record = stratuslab.select_record([r for r, _ in verdicts], settings.now(), identifier=identifier,
                                       allow_expired=settings.allow_expired,
-                                      allow_deprecated=settings.allow_deprecated)
+                                      allow_deprecated=settings.allow_deprecated, skew=settings.clock_skew)
     spec = stratuslab.record_to_spec(record, Origin.REMOTE, url, marketplace_url=url)
     return with_signature_property(spec, _summary_of(record, verdicts))
 
 
-def sniff_safely(data: bytes, what: str) -> str:
-    from glancing.sources.rdfgraph import sniff
-
-    try:
-        return sniff(data)
-    except RecordError as e:
-        raise RecordError(f"{what} {e}") from e
-
-
 def record_file_spec(path: str, settings: SourceSettings) -> ImageSpec:
     """A StratusLab record given as a local file (RDF/XML, verified when signed, or RDF/JSON)."""
+    from glancing.formats import jsonsafe
+    from glancing.formats.stratuslab.read import record_from_document
     from glancing.sources import stratuslab
-    from glancing.trust import smime
+
     data = _read(path, settings)
-    if smime.looks_signed(data) or _is_hepix_json(data):
+    found = detect(data, lambda: data)
+    refuse_non_object(found, path)
+    if found.kind is Kind.MIME:
         raise RecordError(f"{path} is a HEPiX image list: name the image with -c {path} IMAGE-ID")
-    if sniff_safely(data, path) == "xml":
-        verdicts = _verified_records(data, path, settings, allow_unsigned=True)
-    else:
+    if found.kind is Kind.JSON:
+        document = jsonsafe.load_object(data, path, "record or image list")
+        if "hv:imagelist" in document:
+            raise RecordError(f"{path} is a HEPiX image list: name the image with -c {path} IMAGE-ID")
         log.info("%s: RDF/JSON records carry no signature; read as given by the local user", path)
-        verdicts = [(r, "unsigned") for r in stratuslab.parse_records(data, path)]
+        verdicts = [(record_from_document(document, path), "unsigned")]
+    else:
+        verdicts = _verified_records(data, path, settings, allow_unsigned=True)
     record = stratuslab.select_record([r for r, _ in verdicts], settings.now(),
                                       allow_expired=settings.allow_expired,
-                                      allow_deprecated=settings.allow_deprecated)
+                                      allow_deprecated=settings.allow_deprecated, skew=settings.clock_skew)
     spec = stratuslab.record_to_spec(record, Origin.LOCAL_RECORD, path)
     return with_signature_property(spec, _summary_of(record, verdicts))
 
 
-def _summary_of(record: stratuslab.StratusLabRecord, verdicts: List[Tuple[stratuslab.StratusLabRecord, str]]) -> str:
+def _summary_of(record: StratusLabRecord, verdicts: List[Tuple[StratusLabRecord, str]]) -> str:
     return next(summary for r, summary in verdicts if r is record)
 
 
-def _is_hepix_json(data: bytes) -> bool:
-    return b'"hv:imagelist"' in data[:4096]
-
-
 def _verified_records(data: bytes, what: str, settings: SourceSettings,
-                      allow_unsigned: bool) -> List[Tuple[stratuslab.StratusLabRecord, str]]:
+                      allow_unsigned: bool) -> List[Tuple[StratusLabRecord, str]]:
     """Each record of a (possibly <metadata>-wrapped) document that passes verification, with
     the verdict's summary.
 
-    A listing holds one record per endorser: those that fail verification are set aside (and
-    logged); when none passes, the first refusal is raised.
+    The document is parsed once; trust verifies each record's tree and cleans it in place, and
+    the reader builds the record from that same tree. A listing holds one record per endorser:
+    those that fail verification are set aside (and logged); when none passes, the first
+    refusal is raised.
     """
-    from glancing.sources import stratuslab
-    from glancing.trust.xmldsig import split_records
+    from glancing.formats.stratuslab.read import record_from_tree
+    from glancing.trust.xmldsig import record_roots
 
-    docs = split_records(data, what)
-    records: List[Tuple[stratuslab.StratusLabRecord, str]] = []
+    roots = record_roots(data, what)
+    records: List[Tuple[StratusLabRecord, str]] = []
     refusals: List[GlancingError] = []
-    for n, doc in enumerate(docs, 1):
-        label = what if len(docs) == 1 else f"{what} (record {n} of {len(docs)})"
+    for n, root in enumerate(roots, 1):
+        label = what if len(roots) == 1 else f"{what} (record {n} of {len(roots)})"
         try:
-            verified = settings.policy.verify_stratuslab(doc, label, allow_unsigned=allow_unsigned)
+            verified = settings.policy.verify_stratuslab(root, label, allow_unsigned=allow_unsigned)
+            record = record_from_tree(verified.tree, label, signed=verified.signed)
         except (SignatureError, RecordError) as e:
-            if len(docs) > 1:
+            if len(roots) > 1:
                 log.warning("set aside: %s", e)
             refusals.append(e)
             continue
         if verified.verified:
             log.info("%s: %s", label, verified.summary)
-        records.extend((record, verified.summary) for record in stratuslab.parse_records(verified.data, label))
+        records.append((record, verified.summary))
     if not records:
         raise refusals[0]
     return records
@@ -190,7 +190,7 @@ def list_entry_spec(list_location: str, identifier: str, settings: SourceSetting
     verified = settings.policy.verify_image_list(data, location, seen_version, allow_unsigned=not remote)
     if verified.verified:
         log.info("%s: %s", location, verified.summary)
-    lst = hepix.parse_image_list(verified.data, location)
+    lst = hepix.read_image_list(verified.document, location)  # the JSON trust parsed and checked
     image = hepix.find_image(lst, identifier)
     spec = hepix.image_to_spec(image, lst, Origin.REMOTE if remote else Origin.LOCAL_RECORD, location)
     _refuse_expired_entry(spec, identifier, settings)
@@ -198,7 +198,7 @@ def list_entry_spec(list_location: str, identifier: str, settings: SourceSetting
 
 
 def _refuse_expired_entry(spec: ImageSpec, identifier: str, settings: SourceSettings) -> None:
-    from glancing.sources.common import format_date
+    from glancing.formats.dates import format_date
 
     if spec.expires is not None and spec.expires <= settings.now() and not settings.allow_expired:
         raise RecordExpired(f"image {identifier} expired on {format_date(spec.expires)}; "
@@ -210,5 +210,5 @@ def with_signature_property(spec: ImageSpec, summary: str) -> ImageSpec:
     return replace(spec, properties={**spec.properties, "glancing_signature": summary})
 
 
-__all__: Tuple[str, ...] = ("SourceSettings", "resolve", "marketplace_spec", "record_file_spec",
-                            "list_entry_spec")
+__all__: Tuple[str, ...] = ("SourceSettings", "resolve", "detect_file", "marketplace_spec",
+                            "record_file_spec", "list_entry_spec")

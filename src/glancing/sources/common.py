@@ -1,17 +1,14 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
-"""Rules shared by every record format: the Glance name, strict dates, standard Glance keys."""
+"""Rules shared by every record format: the Glance name and standard Glance keys (dates: formats.dates)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from typing import Dict, Mapping, Optional
 
-from glancing.errors import RecordError
+from glancing.formats.dates import DATE_FORMAT, as_utc, format_date, is_strict_date, parse_date
 
-# Both formats write UTC timestamps exactly so; the StratusLab server refuses anything else.
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+__all__ = ["DATE_FORMAT", "as_utc", "format_date", "is_strict_date", "parse_date", "default_name", "os_distro",
+           "architecture", "hypervisor_type", "drop_empty"]
 
 
 def default_name(title: Optional[str], os: Optional[str], os_version: Optional[str],
@@ -25,44 +22,6 @@ def default_name(title: Optional[str], os: Optional[str], os_version: Optional[s
         return title.strip()
     parts = [p.strip() for p in (os, os_version, os_arch) if p and p.strip()]
     return "-".join(parts) or None
-
-
-def is_strict_date(text: str) -> bool:
-    """Whether ``text`` is exactly ``YYYY-MM-DDThh:mm:ssZ`` and a real instant."""
-    if not _DATE.match(text):
-        return False
-    try:
-        dt.datetime.strptime(text, DATE_FORMAT)
-    except ValueError:
-        return False
-    return True
-
-
-def parse_date(text: Optional[str], where: str) -> Optional[dt.datetime]:
-    """Parse a strict UTC timestamp into an aware datetime; None for None/empty.
-
-    Raises RecordError naming ``where`` when the value is not ``YYYY-MM-DDThh:mm:ssZ``.
-    """
-    if text is None or not text.strip():
-        return None
-    value = text.strip()
-    if not is_strict_date(value):
-        raise RecordError(f"{where}: {value!r} is not a date of the form YYYY-MM-DDThh:mm:ssZ")
-    return dt.datetime.strptime(value, DATE_FORMAT).replace(tzinfo=dt.timezone.utc)
-
-
-def format_date(when: Optional[dt.datetime]) -> Optional[str]:
-    """The strict ``YYYY-MM-DDThh:mm:ssZ`` form of an aware datetime (None stays None)."""
-    if when is None:
-        return None
-    return when.astimezone(dt.timezone.utc).strftime(DATE_FORMAT)
-
-
-def as_utc(when: dt.datetime) -> dt.datetime:
-    """An aware UTC datetime; a naive one is taken to be UTC already."""
-    if when.tzinfo is None:
-        return when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc)
 
 
 # Glance's documented os_distro values, keyed by what records write.

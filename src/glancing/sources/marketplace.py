@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, List, Mapping, Optional, Tuple
 from glancing.errors import UsageError
 from glancing.fetch import read_small
 from glancing.fetch.http import HttpSettings, new_session
-from glancing.sources.xmlsafe import MAX_XML_BYTES
-from glancing.verify.identifier import IDENTIFIER_PATTERN
+from glancing.formats.xmlsafe import MAX_XML_BYTES
+from glancing.formats.vocab import MARKETPLACE_ID_PATTERN
 
 if TYPE_CHECKING:
     from glancing.sources.stratuslab import StratusLabRecord
@@ -33,7 +33,7 @@ def marketplace_base(option: Optional[str], environ: Mapping[str, str] = os.envi
 
 def is_identifier(text: str) -> bool:
     """Whether ``text`` has the shape of a marketplace identifier (27 characters, first A-P)."""
-    return bool(IDENTIFIER_PATTERN.match(text))
+    return bool(MARKETPLACE_ID_PATTERN.match(text))
 
 
 def record_url(base: str, identifier: str) -> str:

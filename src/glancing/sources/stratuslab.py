@@ -1,298 +1,25 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
-"""StratusLab marketplace records -> StratusLabRecord -> ImageSpec (formats.md section 1).
+"""StratusLab records -> ImageSpec: what a record promises about the image, and where it lies.
 
-Parsing follows the RDF graph from the image resource (``http://mp.stratuslab.eu/#<id>``)
-through its checksum and endorsement blank nodes; nothing else in the document is read, so a
-stray blank node cannot add a checksum. The digests and ``slreq:bytes`` of a record describe the
-UNCOMPRESSED image (formats.md 1.3): the spec says so with DigestScope.UNCOMPRESSED.
+Reading records is glancing.formats.stratuslab's job; this module turns a record into the
+ImageSpec the pipeline imports (uncompressed-scope digests, checked identifier, safe locations).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import re
-from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
-import rdflib
-from rdflib import BNode, Literal, URIRef
-
-from glancing.errors import IdentifierMismatch, RecordDeprecated, RecordError, RecordExpired
+from glancing.errors import IdentifierMismatch, RecordError
+from glancing.formats.dates import format_date
+from glancing.formats.stratuslab.read import StratusLabRecord, parse_records, select_record
 from glancing.model import DigestScope, Expected, ImageSpec, Origin
 from glancing.sources import common
-from glancing.sources.common import default_name, format_date, parse_date
+from glancing.sources.common import default_name
 from glancing.sources.locations import check_locations
-from glancing.sources.rdfgraph import DCTERMS_NS, SLREQ_NS, SLTERMS_NS, RecordGraph, record_graphs
 from glancing.verify.identifier import identifier_matches
 
-__all__ = ["StratusLabRecord", "parse_records", "select_record", "record_to_spec", "default_name"]
-
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
-# The Java tools write MessageDigest names; the client lower-cases them and drops the dashes.
-_ALGORITHMS = {"md5": "md5", "sha1": "sha1", "sha224": "sha224", "sha256": "sha256", "sha384": "sha384",
-               "sha512": "sha512", "sha3224": "sha3_224", "sha3256": "sha3_256", "sha3384": "sha3_384",
-               "sha3512": "sha3_512"}
-_COMPRESSION = {"gz": "gz", "gzip": "gz", "bz2": "bz2", "bzip2": "bz2", "xz": "xz", "zip": "zip"}
-
-
-@dataclass(frozen=True)
-class StratusLabRecord:
-    """One marketplace record, normalised. Digests: hashlib name -> lowercase hex (uncompressed)."""
-
-    identifier: str
-    bytes: Optional[int]
-    checksums: Mapping[str, str]
-    endorsement_created: Optional[dt.datetime]
-    endorser_email: Optional[str]
-    endorser_subject: Optional[str]
-    endorser_issuer: Optional[str]
-    locations: Tuple[str, ...] = ()
-    title: Optional[str] = None
-    description: Optional[str] = None
-    version: Optional[str] = None
-    os: Optional[str] = None
-    os_version: Optional[str] = None
-    os_arch: Optional[str] = None
-    hypervisor: Optional[str] = None
-    disks_bus: Optional[str] = None
-    compression: Optional[str] = None  # 'gz', 'bz2', ... ; None for absent, empty or 'none'
-    format: Optional[str] = None
-    kind: Optional[str] = None
-    type: Optional[str] = None
-    creator: Optional[str] = None
-    publisher: Optional[str] = None
-    alternative: Optional[str] = None  # the endorser's tag
-    created: Optional[dt.datetime] = None  # the image's creation date, not the endorsement's
-    valid: Optional[dt.datetime] = None  # expiry
-    deprecated: Optional[str] = None  # the withdrawal reason ('' counts: presence is what matters)
-    unsupported_checksums: Mapping[str, str] = field(default_factory=dict)  # algorithms hashlib lacks
-    signed: bool = False  # whether the XML carried a ds:Signature (not whether it verified)
-
-    def to_json(self) -> Dict[str, Any]:
-        """A JSON-ready dict: dates as ``YYYY-MM-DDThh:mm:ssZ``, tuples as lists."""
-        out = asdict(self)
-        for key, value in out.items():
-            if isinstance(value, dt.datetime):
-                out[key] = format_date(value)
-            elif isinstance(value, tuple):
-                out[key] = list(value)
-        return out
-
-
-class _Reader:
-    """Reads single-valued terms off one graph, refusing repeated ones with a clear message."""
-
-    def __init__(self, graph: rdflib.Graph, what: str) -> None:
-        self.graph = graph
-        self.what = what
-
-    def values(self, subject: Any, predicate: str) -> List[Any]:
-        return sorted(self.graph.objects(subject, URIRef(predicate)), key=str)
-
-    def node(self, subject: Any, predicate: str, label: str) -> Optional[Any]:
-        found = self.values(subject, predicate)
-        if len(found) > 1:
-            raise RecordError(f"{self.what}: {label} appears {len(found)} times; it may appear once")
-        return found[0] if found else None
-
-    def text(self, subject: Any, predicate: str, label: str) -> Optional[str]:
-        value = self.node(subject, predicate, label)
-        if value is None:
-            return None
-        if not isinstance(value, Literal):
-            raise RecordError(f"{self.what}: {label} must be a plain value, not a resource")
-        return str(value).strip()
-
-    def literal_texts(self, subject: Any, predicate: str) -> List[str]:
-        return [str(v).strip() for v in self.values(subject, predicate) if isinstance(v, Literal)]
-
-
-def _image_subject(graph: rdflib.Graph, what: str) -> URIRef:
-    candidates = sorted({s for s in graph.subjects(URIRef(DCTERMS_NS + "identifier"), None)
-                         if isinstance(s, URIRef)})
-    if not candidates:
-        raise RecordError(f"{what}: no image description (a resource with dcterms:identifier) found")
-    if len(candidates) > 1:
-        raise RecordError(f"{what}: {len(candidates)} image descriptions in one record; expected one")
-    return candidates[0]
-
-
-def _hex_value(algorithm: str, value: str, what: str) -> str:
-    """Lowercase hex of the digest's length; extra leading zeros (as the server allows) dropped."""
-    length = hashlib.new(algorithm).digest_size * 2
-    value = value.strip().lower()
-    if not _HEX.match(value):
-        raise RecordError(f"{what}: {algorithm} checksum {value!r} is not hexadecimal")
-    if len(value) > length and set(value[: len(value) - length]) == {"0"}:
-        value = value[len(value) - length:]
-    if len(value) != length:
-        raise RecordError(f"{what}: {algorithm} checksum {value!r} is not {length} hex digits")
-    return value
-
-
-def _checksums(reader: _Reader, image: Any) -> Tuple[Dict[str, str], Dict[str, str]]:
-    known: Dict[str, str] = {}
-    unknown: Dict[str, str] = {}
-    for node in reader.values(image, SLREQ_NS + "checksum"):
-        if not isinstance(node, BNode):
-            raise RecordError(f"{reader.what}: slreq:checksum must be a resource "
-                              '(rdf:parseType="Resource") holding slreq:algorithm and slreq:value')
-        name = reader.text(node, SLREQ_NS + "algorithm", "slreq:algorithm")
-        value = reader.text(node, SLREQ_NS + "value", "slreq:value")
-        if name is None and value is None:
-            continue  # a reference to a checksum node that is not in the document (RDF/JSON)
-        if not name or not value:
-            raise RecordError(f"{reader.what}: a slreq:checksum lacks its algorithm or its value")
-        algorithm = _ALGORITHMS.get(name.lower().replace("-", "").replace("_", ""))
-        target = known if algorithm else unknown
-        key = algorithm or name
-        value = _hex_value(algorithm, value, reader.what) if algorithm else value.lower()
-        if target.get(key, value) != value:
-            raise RecordError(f"{reader.what}: two different {name} checksums")
-        target[key] = value
-    return known, unknown
-
-
-def _endorsement(reader: _Reader, image: Any) -> Dict[str, Any]:
-    node = reader.node(image, SLREQ_NS + "endorsement", "slreq:endorsement")
-    out: Dict[str, Any] = {"endorsement_created": None, "endorser_email": None,
-                           "endorser_subject": None, "endorser_issuer": None}
-    if isinstance(node, Literal) and str(node).strip():
-        raise RecordError(f"{reader.what}: slreq:endorsement must be a resource "
-                          '(rdf:parseType="Resource") holding dcterms:created and slreq:endorser')
-    if node is None or isinstance(node, Literal):
-        # An empty endorsement is an unsigned template: nobody vouches for the record yet.
-        return out
-    out["endorsement_created"] = parse_date(
-        reader.text(node, DCTERMS_NS + "created", "endorsement dcterms:created"),
-        f"{reader.what}: endorsement dcterms:created")
-    endorser = reader.node(node, SLREQ_NS + "endorser", "slreq:endorser")
-    if endorser is not None and not isinstance(endorser, Literal):
-        out["endorser_email"] = reader.text(endorser, SLREQ_NS + "email", "slreq:email")
-        out["endorser_subject"] = reader.text(endorser, SLREQ_NS + "subject", "slreq:subject")
-        issuers = reader.literal_texts(endorser, SLREQ_NS + "issuer")
-        out["endorser_issuer"] = issuers[0] if issuers else None
-    return out
-
-
-def _ordered(values: Sequence[str], order: Sequence[str]) -> Tuple[str, ...]:
-    rank = {v: i for i, v in reversed(list(enumerate(order)))}
-    return tuple(sorted(dict.fromkeys(values), key=lambda v: (rank.get(v, len(order)), v)))
-
-
-def _size(text: Optional[str], what: str) -> Optional[int]:
-    if text is None or text == "":
-        return None
-    if not text.isdigit():
-        raise RecordError(f"{what}: slreq:bytes {text!r} is not a non-negative integer")
-    return int(text)
-
-
-def _compression(text: Optional[str], what: str) -> Optional[str]:
-    if not text or text.lower() == "none":
-        return None
-    value = _COMPRESSION.get(text.lower())
-    if value is None:
-        raise RecordError(f"{what}: unsupported dcterms:compression {text!r} (gz, bz2, xz, zip or none)")
-    return value
-
-
-_TERMS = {  # field -> (predicate URI, label in messages)
-    name: (ns + local, f"{prefix}:{local}")
-    for name, ns, prefix, local in (
-        ("title", DCTERMS_NS, "dcterms", "title"), ("description", DCTERMS_NS, "dcterms", "description"),
-        ("type", DCTERMS_NS, "dcterms", "type"), ("creator", DCTERMS_NS, "dcterms", "creator"),
-        ("publisher", DCTERMS_NS, "dcterms", "publisher"), ("alternative", DCTERMS_NS, "dcterms", "alternative"),
-        ("version", SLTERMS_NS, "slterms", "version"), ("os", SLTERMS_NS, "slterms", "os"),
-        ("os_version", SLTERMS_NS, "slterms", "os-version"), ("os_arch", SLTERMS_NS, "slterms", "os-arch"),
-        ("hypervisor", SLTERMS_NS, "slterms", "hypervisor"), ("disks_bus", SLTERMS_NS, "slterms", "disks-bus"),
-        ("kind", SLTERMS_NS, "slterms", "kind"), ("deprecated", SLTERMS_NS, "slterms", "deprecated"),
-    )
-}
-
-
-def _record(rg: RecordGraph, what: str) -> StratusLabRecord:
-    reader = _Reader(rg.graph, what)
-    image = _image_subject(rg.graph, what)
-    identifier = reader.text(image, DCTERMS_NS + "identifier", "dcterms:identifier") or ""
-    known, unknown = _checksums(reader, image)
-    terms = {name: reader.text(image, uri, label) for name, (uri, label) in _TERMS.items()}
-    fmt = reader.text(image, DCTERMS_NS + "format", "dcterms:format")
-    return StratusLabRecord(
-        identifier=identifier,
-        bytes=_size(reader.text(image, SLREQ_NS + "bytes", "slreq:bytes"), what),
-        checksums=known,
-        unsupported_checksums=unknown,
-        locations=_ordered(reader.literal_texts(image, SLTERMS_NS + "location"), rg.location_order),
-        compression=_compression(reader.text(image, DCTERMS_NS + "compression", "dcterms:compression"), what),
-        format=fmt.lower() if fmt else None,
-        created=parse_date(reader.text(image, DCTERMS_NS + "created", "dcterms:created"),
-                           f"{what}: dcterms:created"),
-        valid=parse_date(reader.text(image, DCTERMS_NS + "valid", "dcterms:valid"), f"{what}: dcterms:valid"),
-        signed=rg.signed,
-        **_endorsement(reader, image),
-        **{k: (v if v or k == "deprecated" else None) for k, v in terms.items()},
-    )
-
-
-def parse_records(data: bytes, what: str) -> List[StratusLabRecord]:
-    """Every record in ``data``: RDF/XML (bare or a ``<metadata>`` listing) or RDF/JSON.
-
-    Raises RecordError for anything else (an HTML page, a DataTables listing, an empty listing,
-    unsafe or malformed XML, a record without an image description, repeated single terms).
-    """
-    graphs = record_graphs(data, what)
-    label = (lambda i: f"{what} (record {i + 1} of {len(graphs)})") if len(graphs) > 1 else (lambda i: what)
-    return [_record(rg, label(i)) for i, rg in enumerate(graphs)]
-
-
-def _describe(record: StratusLabRecord) -> str:
-    who = record.endorser_email or "no endorser"
-    when = format_date(record.endorsement_created) or "no endorsement date"
-    return f"record {record.identifier} endorsed by {who} on {when}"
-
-
-def _refusal(record: StratusLabRecord, now: dt.datetime, allow_expired: bool,
-             allow_deprecated: bool) -> Optional[RecordError]:
-    if record.deprecated is not None and not allow_deprecated:
-        reason = record.deprecated or "no reason given"
-        return RecordDeprecated(f"{_describe(record)} is deprecated ({reason}); "
-                                "--allow-deprecated imports it anyway")
-    if record.valid is not None and record.valid <= now and not allow_expired:
-        return RecordExpired(f"{_describe(record)} expired on {format_date(record.valid)}; "
-                             "--allow-expired imports it anyway")
-    return None
-
-
-def select_record(records: Sequence[StratusLabRecord], now: dt.datetime, identifier: Optional[str] = None,
-                  allow_expired: bool = False, allow_deprecated: bool = False) -> StratusLabRecord:
-    """The newest acceptable record by endorsement date (ties: the first in the document).
-
-    Deprecated and expired records are skipped unless allowed. ``identifier``, when given,
-    must be the records' identifier. Raises RecordError (no record for that identifier),
-    RecordDeprecated or RecordExpired (why the newest record was refused, when none is acceptable).
-    """
-    if identifier is not None:
-        records = [r for r in records if r.identifier == identifier]
-        if not records:
-            raise RecordError(f"the listing holds no record for identifier {identifier}")
-    if not records:
-        raise RecordError("the listing holds no record")
-    never = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
-    newest_first = sorted(enumerate(records),
-                          key=lambda p: (-(p[1].endorsement_created or never).timestamp(), p[0]))
-    now = common.as_utc(now)
-    refusals = []
-    for _, record in newest_first:
-        refusal = _refusal(record, now, allow_expired, allow_deprecated)
-        if refusal is None:
-            return record
-        refusals.append(refusal)
-    first = refusals[0]
-    if len(records) > 1:
-        raise type(first)(f"none of the {len(records)} records is acceptable; newest: {first}")
-    raise first
+__all__ = ["StratusLabRecord", "parse_records", "select_record", "record_to_spec", "default_name",
+           "check_identifier", "record_properties"]
 
 
 def _fallback_compression(locations: Sequence[str]) -> Optional[str]:
@@ -346,6 +73,11 @@ def record_to_spec(record: StratusLabRecord, origin: Origin, described_by: str,
     UnsafeLocation (see sources.locations.check_locations).
     """
     check_identifier(record, described_by)
+    if record.bytes is None:
+        # Without it the size check silently disappears: a record that promises nothing about
+        # the size is as incomplete as one without its SHA-1.
+        raise RecordError(f"{described_by}: record {record.identifier} has no slreq:bytes (the image "
+                          "size), which a marketplace record must have")
     locations = check_locations(record.locations, origin,
                                 described_by if origin is Origin.LOCAL_RECORD else None,
                                 what=f"record {record.identifier}")

@@ -51,7 +51,8 @@ class CADirectory:
 
     path: Path
     anchors: Tuple[ax509.Certificate, ...]
-    crls: Tuple[bytes, ...]  # DER
+    crls: Tuple[bytes, ...]  # DER, each one parsed once already
+    unusable_crls: Tuple[str, ...] = ()  # "<file>: <why>" for CRL files that did not parse
 
     def subjects(self) -> List[DN]:
         """The subject of every CA certificate in the directory."""
@@ -64,28 +65,43 @@ def _der_blocks(data: bytes) -> List[bytes]:
     return [data]
 
 
+def _crl_blocks(data: bytes, entry: Path) -> List[bytes]:
+    """The DER CRLs of a ``.rN`` file, each parsed; ValueError for an empty or garbage file."""
+    if not data.strip():
+        raise ValueError("empty file")
+    blocks = _der_blocks(data)
+    for der in blocks:
+        x509.load_der_x509_crl(der)  # parse now: pyhanko would fail later, with no file name
+    return blocks
+
+
 def load_ca_dir(path: Path) -> CADirectory:
     """Read ``<hash>.N`` certificates and ``<hash>.rN`` CRLs. Unreadable files are skipped
-    with a warning; a missing directory raises ChainNotChecked."""
+    with a warning (an unusable CRL is remembered: see validate_chain); a missing directory,
+    or a path that is not a directory, raises ChainNotChecked."""
+    if path.exists() and not path.is_dir():
+        raise ChainNotChecked(f"chain not checked: CA directory {path} is a file, not a directory")
     if not path.is_dir():
         raise ChainNotChecked(f"chain not checked: CA directory {path} does not exist")
     anchors: List[ax509.Certificate] = []
     crls: List[bytes] = []
+    unusable: List[str] = []
     for entry in sorted(path.iterdir()):
         if not (_CERT_FILE.match(entry.name) or _CRL_FILE.match(entry.name)):
             continue
         try:
-            blocks = _der_blocks(entry.read_bytes())
             if _CERT_FILE.match(entry.name):
-                for der in blocks:
+                for der in _der_blocks(entry.read_bytes()):
                     cert = ax509.Certificate.load(der)
                     _ = cert.native  # parse now: one broken file must not break every validation
                     anchors.append(cert)
             else:
-                crls.extend(blocks)
+                crls.extend(_crl_blocks(entry.read_bytes(), entry))
         except (OSError, ValueError) as exc:
             log.warning("skipping unreadable %s: %s", entry, exc)
-    return CADirectory(path=path, anchors=tuple(anchors), crls=tuple(crls))
+            if _CRL_FILE.match(entry.name):
+                unusable.append(f"{entry}: {exc}")
+    return CADirectory(path=path, anchors=tuple(anchors), crls=tuple(crls), unusable_crls=tuple(unusable))
 
 
 @dataclass(frozen=True)
@@ -127,8 +143,8 @@ def _explain(exc: Exception, ca_dir: CADirectory, moment: dt.datetime) -> ChainE
     if isinstance(exc, pv.StaleRevinfoError):
         return ChainError(f"CRL in {ca_dir.path} has expired (run fetch-crl): {exc}")
     if isinstance(exc, pv.InsufficientRevinfoError):
-        return ChainError(f"no valid CRL in {ca_dir.path} for the chain (run fetch-crl, "
-                          f"or --crl off, which is unsafe): {exc}")
+        return ChainError(f"no valid CRL in {ca_dir.path} for the chain{_unusable(ca_dir)} (run "
+                          f"fetch-crl, or --crl off, which is unsafe): {exc}")
     if isinstance(exc, pv.ExpiredError):
         return ChainError(f"certificate expired at {when} ({exc}); --at-signing-time checks "
                           "archived records at their signing time")
@@ -137,6 +153,11 @@ def _explain(exc: Exception, ca_dir: CADirectory, moment: dt.datetime) -> ChainE
     if isinstance(exc, pv.PathBuildingError):
         return ChainNotChecked(f"chain not checked: no path to a CA in {ca_dir.path} ({exc})")
     return ChainError(f"chain invalid: {exc}")
+
+
+def _unusable(ca_dir: CADirectory) -> str:
+    """Name the CRL files that could not be used: a failed fetch-crl run leaves such files."""
+    return f" (unusable CRL: {'; '.join(ca_dir.unusable_crls)})" if ca_dir.unusable_crls else ""
 
 
 def validate_chain(cert: x509.Certificate, others: Sequence[x509.Certificate], ca_dir: CADirectory,
@@ -150,7 +171,8 @@ def validate_chain(cert: x509.Certificate, others: Sequence[x509.Certificate], c
     """
     _reaches_directory(cert, others, ca_dir)
     if crl is CrlMode.REQUIRE and not ca_dir.crls:
-        raise ChainError(f"no CRL in {ca_dir.path} (run fetch-crl, or --crl off, which is unsafe)")
+        raise ChainError(f"no CRL in {ca_dir.path}{_unusable(ca_dir)} (run fetch-crl, or --crl off, "
+                         "which is unsafe)")
     if crl is CrlMode.OFF:
         logging.getLogger("glancing.unsafe").warning("CRL checking is off (--crl off): a revoked signer would be accepted")
     ee = ax509.Certificate.load(cert.public_bytes(_DER))

@@ -9,31 +9,24 @@ Read only from verified content. StratusLab binds the signer through ``slreq:end
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 import warnings
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional
 
 from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
 from lxml import etree
 
 from glancing.errors import RecordError, RecordExpired
+from glancing.formats import jsonsafe
+from glancing.formats.dates import format_date, is_future, require_date
+from glancing.formats.hepix.read import list_body
+from glancing.formats.text import clean
+from glancing.formats.vocab import DCTERMS_NS as DCTERMS
+from glancing.formats.vocab import SLREQ_NS as SLREQ
+from glancing.formats.versions import VersionInfo, is_downgrade
 from glancing.trust.dn import DN, from_name, parse_dn
 from glancing.trust.failures import BindingMismatch, StaleList
-
-SLREQ = "http://mp.stratuslab.eu/slreq#"
-DCTERMS = "http://purl.org/dc/terms/"
-_DATE = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def parse_date(text: str, what: str, key: str) -> dt.datetime:
-    """Parse the ``YYYY-MM-DDThh:mm:ssZ`` dates both formats use. Raises RecordError."""
-    try:
-        return dt.datetime.strptime(text.strip(), _DATE).replace(tzinfo=dt.timezone.utc)
-    except (ValueError, AttributeError):
-        raise RecordError(f"{what}: {key} {text!r} is not a YYYY-MM-DDThh:mm:ssZ date") from None
 
 
 def cert_email(cert: x509.Certificate) -> Optional[str]:
@@ -65,7 +58,7 @@ def _only_text(parent: etree._Element, tag: str, what: str) -> str:
     if len(found) != 1:
         name = tag.rsplit("}", 1)[-1]
         raise RecordError(f"{what}: endorsement needs exactly one {name}, found {len(found)}")
-    return "".join(found[0].itertext()).strip()
+    return clean("".join(found[0].itertext())).strip()
 
 
 def record_claims(tree: etree._Element, what: str) -> RecordClaims:
@@ -88,7 +81,7 @@ def record_claims(tree: etree._Element, what: str) -> RecordClaims:
         email=_only_text(endorser, f"{{{SLREQ}}}email", what),
         subject=_only_text(endorser, f"{{{SLREQ}}}subject", what),
         issuer=_only_text(endorser, f"{{{SLREQ}}}issuer", what),
-        created=parse_date(created[0].text or "", what, "dcterms:created") if len(created) == 1 else None)
+        created=require_date(created[0].text, f"{what}: dcterms:created") if len(created) == 1 else None)
 
 
 def check_record_binding(claims: RecordClaims, cert: x509.Certificate, what: str) -> None:
@@ -130,20 +123,25 @@ def _key(mapping: Any, key: str, what: str) -> Any:
     return mapping[key]
 
 
+def _str(mapping: Any, key: str, what: str) -> str:
+    return clean(str(_key(mapping, key, what)))
+
+
 def list_claims(content: bytes, what: str) -> ListClaims:
-    """Parse a list's JSON and read its endorser, identity and dates. Raises RecordError."""
-    try:
-        document = json.loads(content.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RecordError(f"{what}: image list is not JSON ({exc})") from None
-    top = _key(document, "hv:imagelist", what)
+    """Parse a list's JSON (the one parse) and read its endorser, identity and dates.
+
+    Raises RecordError. ``document`` is what the reader builds the list from.
+    """
+    document = jsonsafe.load_object(content, what, "HEPiX image list")
+    top = list_body(document, what)
     x509_ = _key(_key(top, "hv:endorser", what), "hv:x509", what)
+    uri = top.get("hv:uri")
     return ListClaims(
-        document=document, dn=str(_key(x509_, "hv:dn", what)), ca=str(_key(x509_, "hv:ca", what)),
-        identifier=str(_key(top, "dc:identifier", what)), version=str(_key(top, "hv:version", what)),
-        uri=top.get("hv:uri"),
-        created=parse_date(str(_key(top, "dc:date:created", what)), what, "dc:date:created"),
-        expires=parse_date(str(_key(top, "dc:date:expires", what)), what, "dc:date:expires"))
+        document=document, dn=_str(x509_, "hv:dn", what), ca=_str(x509_, "hv:ca", what),
+        identifier=_str(top, "dc:identifier", what), version=_str(top, "hv:version", what),
+        uri=clean(uri) if isinstance(uri, str) else None,
+        created=require_date(str(_key(top, "dc:date:created", what)), f"{what}: dc:date:created"),
+        expires=require_date(str(_key(top, "dc:date:expires", what)), f"{what}: dc:date:expires"))
 
 
 def check_list_binding(claims: ListClaims, cert: x509.Certificate, what: str) -> None:
@@ -155,17 +153,6 @@ def check_list_binding(claims: ListClaims, cert: x509.Certificate, what: str) ->
         raise BindingMismatch(f"{what}: signer issuer {issuer.openssl()} is not hv:ca {claims.ca}")
 
 
-def _version_key(version: str) -> Tuple[Tuple[int, Any], ...]:
-    # Numeric-aware: "10" > "9", "3.10" > "3.9"; digit runs sort before letters at one position.
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.findall(r"\d+|[^\d.\-_]+", version))
-
-
-def compare_versions(a: str, b: str) -> int:
-    """-1, 0 or 1 as list version ``a`` is lower than, equal to or higher than ``b``."""
-    ka, kb = _version_key(a), _version_key(b)
-    return (ka > kb) - (ka < kb)
-
-
 def check_list_freshness(claims: ListClaims, now: dt.datetime, what: str, *,
                          seen_version: Optional[str] = None,
                          seen_identifier: Optional[str] = None) -> None:
@@ -173,13 +160,15 @@ def check_list_freshness(claims: ListClaims, now: dt.datetime, what: str, *,
 
     Raises StaleList, or RecordExpired for an expired list.
     """
-    if claims.created > now:
-        raise StaleList(f"{what}: list created in the future ({claims.created:{_DATE}})")
+    if is_future(claims.created, now):
+        raise StaleList(f"{what}: list created in the future ({format_date(claims.created)})")
     if claims.expires <= now:
-        raise RecordExpired(f"{what}: list expired on {claims.expires:{_DATE}}")
+        raise RecordExpired(f"{what}: list expired on {format_date(claims.expires)}")
     if seen_identifier is not None and claims.identifier != seen_identifier:
         raise StaleList(f"{what}: list identifier {claims.identifier} is not the subscribed "
                         f"{seen_identifier}")
-    if seen_version is not None and compare_versions(claims.version, seen_version) < 0:
+    # The one version order (glancing.formats.versions); the seen version's date is not kept.
+    if seen_version is not None and is_downgrade(VersionInfo(claims.version, claims.created),
+                                                 VersionInfo(seen_version)):
         raise StaleList(f"{what}: list version {claims.version} is lower than {seen_version}, "
                         "seen before (downgrade)")

@@ -28,6 +28,8 @@ from glancing.trust.failures import ChainError, Unsigned
 from glancing.trust.settings import TrustSettings, resolve
 
 log = logging.getLogger(__name__)
+# Shown even with -q: an unsafe mode is what a cron mail must show.
+UNSAFE_LOG = logging.getLogger("glancing.unsafe")
 Clock = Callable[[], dt.datetime]
 
 
@@ -63,6 +65,7 @@ class VerifiedRecord:
     endorsement: Optional[cl.RecordClaims] = None
     chain: Optional[ChainResult] = None
     endorser: Optional[Endorser] = None
+    signed: bool = False  # it carried a Signature (checked only when ``verified``)
 
 
 @dataclass(frozen=True)
@@ -126,18 +129,25 @@ def _bound(what: str, check: Callable[[], None]) -> None:
 class TrustPolicy:
     """Verify records and lists against a CA directory and the trusted endorsers."""
 
-    def __init__(self, settings: TrustSettings, *, clock: Clock = _utcnow) -> None:
-        """Load the trust file now (UsageError when malformed); the CA directory on first use."""
+    def __init__(self, settings: TrustSettings, endorsers: TrustedEndorsers, *,
+                 clock: Clock = _utcnow) -> None:
+        """A policy over loaded endorsers; reads nothing (the CA directory is read on first use)."""
         self.settings = settings
-        self.endorsers = TrustedEndorsers.load(settings.trust_file, settings.endorsers,
-                                               required=settings.trust_file_explicit)
+        self.endorsers = endorsers
         self._clock = clock
         self._ca_dir: Optional[CADirectory] = None
 
     @classmethod
+    def load(cls, settings: TrustSettings, *, clock: Clock = _utcnow) -> "TrustPolicy":
+        """Read the trust file now, so a malformed one is a UsageError before any download."""
+        endorsers = TrustedEndorsers.load(settings.trust_file, settings.endorsers,
+                                          required=settings.trust_file_explicit)
+        return cls(settings, endorsers, clock=clock)
+
+    @classmethod
     def from_options(cls, *, clock: Clock = _utcnow, **options: Any) -> "TrustPolicy":
         """Build from CLI values (see glancing.trust.settings.resolve for the keywords)."""
-        return cls(resolve(**options), clock=clock)
+        return cls.load(resolve(**options), clock=clock)
 
     def _chain(self, cert: x509.Certificate, others: Sequence[x509.Certificate],
                signed_at: Optional[dt.datetime], what: str) -> ChainResult:
@@ -154,26 +164,30 @@ class TrustPolicy:
     def verify_stratuslab_all(self, xml_bytes: bytes, what: str, *,
                               allow_unsigned: bool = False) -> List[VerifiedRecord]:
         """Verify every rdf:RDF of a record or a <metadata> wrapper; all must pass."""
-        docs = xmldsig.split_records(xml_bytes, what)
+        docs = xmldsig.record_roots(xml_bytes, what)
         if len(docs) == 1:
             return [self._record(docs[0], what, allow_unsigned)]
         return [self._record(doc, f"{what} (record {n})", allow_unsigned)
                 for n, doc in enumerate(docs, 1)]
 
-    def verify_stratuslab(self, xml_bytes: bytes, what: str, *,
+    def verify_stratuslab(self, xml: xmldsig.Document, what: str, *,
                           allow_unsigned: bool = False) -> VerifiedRecord:
         """Verify one StratusLab record (bare or in a one-record <metadata> wrapper).
 
-        ``allow_unsigned`` accepts an unsigned record (for local files), unverified. Raises
-        SignatureError subclasses (glancing.trust.failures) or RecordError.
+        ``xml`` is the document's bytes or one root from xmldsig.record_roots (verified and
+        cleaned in place, not parsed again). ``allow_unsigned`` accepts an unsigned record (for
+        local files), unverified. Raises SignatureError subclasses (glancing.trust.failures) or
+        RecordError.
         """
-        docs = xmldsig.split_records(xml_bytes, what)
+        if isinstance(xml, etree._Element):
+            return self._record(xml, what, allow_unsigned)
+        docs = xmldsig.record_roots(xml, what)
         if len(docs) != 1:
             raise RecordError(f"{what}: {len(docs)} records in one document; verify_stratuslab_all "
                               "reads them one by one")
         return self._record(docs[0], what, allow_unsigned)
 
-    def _record(self, doc: bytes, what: str, allow_unsigned: bool) -> VerifiedRecord:
+    def _record(self, doc: etree._Element, what: str, allow_unsigned: bool) -> VerifiedRecord:
         try:
             signed = xmldsig.verify_enveloped(doc, what)
         except Unsigned:
@@ -193,7 +207,7 @@ class TrustPolicy:
                                                                  endorsement.email, what))
         summary = outcome.settle()
         return VerifiedRecord(what, signed.data, signed.tree, True, summary, signer, endorsement,
-                              chain, endorser)
+                              chain, endorser, signed=True)
 
     def verify_image_list(self, data: bytes, what: str, seen_version: Optional[str] = None, *,
                           seen_identifier: Optional[str] = None,
@@ -253,16 +267,15 @@ class UnsafeNoVerify:
 
     def verify_stratuslab_all(self, xml_bytes: bytes, what: str, **_: Any) -> List[VerifiedRecord]:
         """Split and clean every record; no signature is checked."""
-        logging.getLogger("glancing.unsafe").warning("%s: signature NOT verified (--no-signature): anyone could have changed it", what)
-        found = []
-        for doc in xmldsig.split_records(xml_bytes, what):
-            data, tree = xmldsig.strip(doc, what)
-            found.append(VerifiedRecord(what, data, tree, verified=False, summary="NOT verified"))
-        return found
+        UNSAFE_LOG.warning("%s: signature NOT verified (--no-signature): anyone could have changed it", what)
+        return [_unchecked(doc, what) for doc in xmldsig.record_roots(xml_bytes, what)]
 
-    def verify_stratuslab(self, xml_bytes: bytes, what: str, **_: Any) -> VerifiedRecord:
+    def verify_stratuslab(self, xml: xmldsig.Document, what: str, **_: Any) -> VerifiedRecord:
         """Clean one record; no signature is checked. Raises RecordError for several records."""
-        records = self.verify_stratuslab_all(xml_bytes, what)
+        if isinstance(xml, etree._Element):
+            UNSAFE_LOG.warning("%s: signature NOT verified (--no-signature): anyone could have changed it", what)
+            return _unchecked(xml, what)
+        records = self.verify_stratuslab_all(xml, what)
         if len(records) != 1:
             raise RecordError(f"{what}: {len(records)} records in one document")
         return records[0]
@@ -270,5 +283,11 @@ class UnsafeNoVerify:
     def verify_image_list(self, data: bytes, what: str, seen_version: Optional[str] = None, *,
                           seen_identifier: Optional[str] = None, **_: Any) -> VerifiedList:
         """Read a list, signed or not, without verifying it; dates and version are checked."""
-        logging.getLogger("glancing.unsafe").warning("%s: signature NOT verified (--no-signature): anyone could have changed it", what)
+        UNSAFE_LOG.warning("%s: signature NOT verified (--no-signature): anyone could have changed it", what)
         return _unverified_list(data, what, self._clock(), seen_version, seen_identifier)
+
+
+def _unchecked(doc: etree._Element, what: str) -> VerifiedRecord:
+    signed = any(isinstance(el.tag, str) and el.tag == f"{{{xmldsig.DS}}}Signature" for el in doc)
+    data, tree = xmldsig.strip(doc, what)
+    return VerifiedRecord(what, data, tree, verified=False, summary="NOT verified", signed=signed)

@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from glancing.formats.detect import HEAD_BYTES, Kind, detect
 from glancing.trust.failures import BadSignature, Unsigned
 
 # SHA-1 is what the 2013-2015 lists use; nothing weaker is accepted.
@@ -115,7 +116,7 @@ def split_message(data: bytes, what: str) -> Tuple[bytes, Optional[bytes]]:
         return _p7_from_entity(sig_entity, what), _BARE_LF.sub(b"\r\n", signed)
     if ctype in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
         return _p7_from_entity(data, what), None
-    if data.lstrip()[:1] in (b"{", b"<"):
+    if detect(data[:HEAD_BYTES]).kind in (Kind.JSON, Kind.JSON_NOT_OBJECT, Kind.XML):
         raise Unsigned(f"{what}: image list is not signed")
     raise BadSignature(f"{what}: not an S/MIME message (Content-Type {ctype})")
 

@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Tuple, Union
 
 import xmlsec
 from cryptography import x509
 from lxml import etree
 
 from glancing.errors import RecordError
-from glancing.sources.xmlsafe import parse_xml
+from glancing.formats.xmlsafe import parse_xml
 from glancing.trust.failures import BadSignature, Unsigned
 
-DS = "http://www.w3.org/2000/09/xmldsig#"
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+from glancing.formats.vocab import DS_NS as DS
+from glancing.formats.vocab import RDF_NS as RDF
+
+Document = Union[bytes, etree._Element]  # a record as bytes, or already parsed (with comments)
 _T = xmlsec.constants
 
 # URI -> xmlsec transform. The real records use C14N-with-comments, rsa-sha1, sha1 and the
@@ -68,24 +71,31 @@ def _root(data: bytes, what: str, remove_comments: bool = False) -> etree._Eleme
     return parsed.getroot() if hasattr(parsed, "getroot") else parsed
 
 
-def split_records(xml_bytes: bytes, what: str) -> List[bytes]:
-    """Return each rdf:RDF as its own document: the root itself, or every one in <metadata>.
+def record_roots(xml_bytes: bytes, what: str) -> List[etree._Element]:
+    """Parse once and return each rdf:RDF as the root of its own document (comments kept).
 
     The enveloped signature covers the stand-alone rdf:RDF, so a record served inside the
-    marketplace's <metadata> wrapper must be cut out before it can verify (formats.md 1.4).
-    Raises RecordError for any other root element or an empty wrapper.
+    marketplace's <metadata> wrapper must be cut out before it can verify (formats.md 1.4):
+    a deep copy is a new document with the in-scope namespace declarations on its root, made
+    without serialising and parsing again. Raises RecordError for any other root element or
+    an empty wrapper.
     """
     root = _root(xml_bytes, what)
     if root.tag == f"{{{RDF}}}RDF":
-        return [etree.tostring(root.getroottree(), encoding="UTF-8")]
+        return [root]
     if root.tag != "metadata":
         raise RecordError(f"{what}: root element {root.tag} is neither rdf:RDF nor <metadata>")
-    # tostring writes the in-scope namespace declarations on the new root; with_tail=False keeps
-    # the wrapper's whitespace out of the new document.
-    records = [etree.tostring(el, with_tail=False) for el in root if el.tag == f"{{{RDF}}}RDF"]
+    records = [copy.deepcopy(el) for el in root if el.tag == f"{{{RDF}}}RDF"]
     if not records:
         raise RecordError(f"{what}: <metadata> wrapper holds no rdf:RDF record")
+    for el in records:
+        el.tail = None  # the wrapper's whitespace is no part of the record
     return records
+
+
+def split_records(xml_bytes: bytes, what: str) -> List[bytes]:
+    """Each rdf:RDF of a record or <metadata> wrapper as its own document's bytes."""
+    return [etree.tostring(el, encoding="UTF-8") for el in record_roots(xml_bytes, what)]
 
 
 def _one(parent: etree._Element, path: str, what: str, label: str) -> etree._Element:
@@ -180,13 +190,19 @@ def _xmlsec_verify(sig: etree._Element, der: bytes, c14n: str, method: str, dige
     ctx.verify(sig)
 
 
-def verify_enveloped(doc: bytes, what: str) -> SignedXml:
+def _as_root(doc: Document, what: str) -> etree._Element:
+    return doc if isinstance(doc, etree._Element) else _root(doc, what)
+
+
+def verify_enveloped(doc: Document, what: str) -> SignedXml:
     """Verify a stand-alone rdf:RDF record and return its verified, comment-free content.
 
-    Raises Unsigned (no Signature), BadSignature (several signatures, a refused algorithm, a
-    changed record, a bad signature value) or RecordError (not XML).
+    ``doc`` is the record's bytes or its parsed root (from record_roots), which is then
+    verified and cleaned in place: no second parse. Raises Unsigned (no Signature),
+    BadSignature (several signatures, a refused algorithm, a changed record, a bad signature
+    value) or RecordError (not XML).
     """
-    root = _root(doc, what)
+    root = _as_root(doc, what)
     if root.tag != f"{{{RDF}}}RDF":
         raise RecordError(f"{what}: root element {root.tag} is not rdf:RDF")
     sig = _signature(root, what)
@@ -200,18 +216,20 @@ def verify_enveloped(doc: bytes, what: str) -> SignedXml:
                                "signing") from None
         raise BadSignature(f"{what}: signature value does not verify with the signer "
                            f"certificate ({exc})") from None
-    data, tree = strip(etree.tostring(root.getroottree(), encoding="UTF-8"), what)
+    data, tree = strip(root, what)
     return SignedXml(data=data, tree=tree, certificate=cert, algorithms=algorithms)
 
 
-def strip(doc: bytes, what: str) -> Tuple[bytes, etree._Element]:
-    """Re-read a record without comments and without its Signature: the only bytes to parse.
+def strip(doc: Document, what: str) -> Tuple[bytes, etree._Element]:
+    """Remove comments and the Signature from a record, in place: what is left is what is read.
 
     A comment splits a text node in two and lxml's ``.text`` stops at the comment, so reading
-    the tree as parsed could see a different value than the one that was signed.
+    the tree with its comments could see a different value than the one that was signed.
+    Dropping a comment joins its tail to the text before it, as a comment-free parse would.
     """
-    root = _root(doc, what, remove_comments=True)
+    root = _as_root(doc, what)
+    for node in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
+        _drop(node)
     for sig in list(root.iter(f"{{{DS}}}Signature")):
         _drop(sig)
-    data = etree.tostring(root.getroottree(), encoding="UTF-8", xml_declaration=True)
-    return data, _root(data, what)
+    return etree.tostring(root, encoding="UTF-8", xml_declaration=True), root

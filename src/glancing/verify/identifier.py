@@ -14,11 +14,11 @@ import re
 from typing import Optional
 
 from glancing.errors import RecordError, SourceError
+from glancing.formats.vocab import MARKETPLACE_ID_PATTERN
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 IDENTIFIER_LENGTH = 27
-# 27 x 6 = 162 bits for a 160-bit value: the two top bits are zero, so the first digit is A-P.
-IDENTIFIER_PATTERN = re.compile(r"^[A-P][A-Za-z0-9_-]{26}$")
+IDENTIFIER_PATTERN = MARKETPLACE_ID_PATTERN  # defined once, in glancing.formats.vocab
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _CHUNK = 1024 * 1024

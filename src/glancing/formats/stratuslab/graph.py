@@ -9,31 +9,48 @@ carries the locations in document order, which the fetcher's "try each in turn" 
 
 from __future__ import annotations
 
-import json
+import contextlib
+import copy
 import logging
 from dataclasses import dataclass
-from typing import Any, List, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Tuple
 
 import rdflib
 from lxml import etree
 from rdflib import BNode, Literal, URIRef
 
 from glancing.errors import RecordError
-from glancing.sources.xmlsafe import parse_xml
+from glancing.formats import jsonsafe
+from glancing.formats.detect import Kind, detect
+from glancing.formats.vocab import DS_NS, RDF_NS, SLTERMS_NS
+from glancing.formats.vocab import STRATUSLAB_BASE as BASE
+from glancing.formats.xmlsafe import parse_xml
 
-RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-DCTERMS_NS = "http://purl.org/dc/terms/"
-SLREQ_NS = "http://mp.stratuslab.eu/slreq#"
-SLTERMS_NS = "http://mp.stratuslab.eu/slterms#"
-DS_NS = "http://www.w3.org/2000/09/xmldsig#"
-BASE = "http://mp.stratuslab.eu/"
 MAX_JSON_BYTES = 4 * 1024 * 1024
-
-# rdflib logs a traceback when a hostile rdf:parseType="Literal" value does not parse as XML;
-# such values are refused with a RecordError by the reader, so the log line is only noise.
-logging.getLogger("rdflib.term").setLevel(logging.ERROR)
 LOCATION = SLTERMS_NS + "location"
 LOCATION_TAG = f"{{{SLTERMS_NS}}}location"
+RDF_TAG = f"{{{RDF_NS}}}RDF"
+SIGNATURE_TAG = f"{{{DS_NS}}}Signature"
+
+
+class _DropLiteralWarnings(logging.Filter):
+    """rdflib logs a traceback when a hostile rdf:parseType="Literal" value is not XML; the
+    reader refuses such values itself, so during our parse the log line is only noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _quiet_rdflib() -> Iterator[None]:
+    # A filter for the duration of one parse, not a changed level: importing or using this
+    # module must leave the application's logging configuration as it found it.
+    logger, quiet = logging.getLogger("rdflib.term"), _DropLiteralWarnings()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 @dataclass(frozen=True)
@@ -46,52 +63,63 @@ class RecordGraph:
 
 
 def sniff(data: bytes) -> str:
-    """'xml', 'json' or 'html' from the first significant bytes; raises RecordError otherwise."""
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
-    if not head:
+    """'xml' or 'json' (glancing.formats.detect decides); RecordError for anything else."""
+    found = detect(data, lambda: data)
+    if found.kind is Kind.EMPTY:
         raise RecordError("is empty")
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+    if found.kind is Kind.JSON_NOT_OBJECT:
+        raise RecordError(f"is not a record: its JSON top level is {found.detail}, not an object")
+    if found.kind is Kind.HTML:
         raise RecordError("is an HTML page, not a record (an error or login page of the marketplace?)")
-    if head[:1] == b"<":
+    if found.kind is Kind.XML:
         return "xml"
-    if head[:1] in (b"{", b"["):
+    if found.kind is Kind.JSON:
         return "json"
-    raise RecordError("is neither XML nor JSON")
+    raise RecordError(f"is neither XML nor JSON ({found.describe()})")
+
+
+def record_elements(root: etree._Element, what: str) -> List[etree._Element]:
+    """The rdf:RDF records of a parsed document: the root itself, or those of a <metadata> listing."""
+    if root.tag == RDF_TAG:
+        return [root]
+    if etree.QName(root).localname == "metadata":
+        elements = [el for el in root if isinstance(el.tag, str) and el.tag == RDF_TAG]
+        if not elements:
+            raise RecordError(f"{what}: the marketplace listing holds no record "
+                              "(no valid record for this identifier, or a wrong identifier?)")
+        return elements
+    raise RecordError(f"{what} is not a StratusLab record: its root element is <{root.tag}>, "
+                      "not rdf:RDF or <metadata>")
 
 
 def graphs_from_xml(data: bytes, what: str) -> List[RecordGraph]:
     """Every record of an RDF/XML document: a bare ``rdf:RDF`` or a ``<metadata>`` listing."""
     root = parse_xml(data, what, remove_comments=True)
-    if root.tag == f"{{{RDF_NS}}}RDF":
-        elements = [root]
-    elif etree.QName(root).localname == "metadata":
-        elements = [el for el in root if isinstance(el.tag, str) and el.tag == f"{{{RDF_NS}}}RDF"]
-        if not elements:
-            raise RecordError(f"{what}: the marketplace listing holds no record "
-                              "(no valid record for this identifier, or a wrong identifier?)")
-    else:
-        raise RecordError(f"{what} is not a StratusLab record: its root element is <{root.tag}>, "
-                          "not rdf:RDF or <metadata>")
-    return [_graph_of_element(el, what) for el in elements]
+    return [graph_of_element(el, what) for el in record_elements(root, what)]
 
 
-def _graph_of_element(rdf_el: etree._Element, what: str) -> RecordGraph:
-    # Re-serialise the element alone: the in-scope namespaces and xml:base travel with it, and
-    # rdflib's own XML reader never sees the original document (or any DTD). The ds:Signature is
-    # not RDF (rdflib would read it as a malformed node), so it is left out of the graph.
-    alone = parse_xml(etree.tostring(rdf_el), what, remove_comments=True)
-    for sig in alone.findall(f"{{{DS_NS}}}Signature"):
-        alone.remove(sig)
-    document = etree.tostring(alone)
+def graph_of_element(rdf_el: etree._Element, what: str, signed: bool = False) -> RecordGraph:
+    """The graph of one comment-free rdf:RDF element (its ds:Signature, if any, is skipped).
+
+    ``signed`` says the record carried a Signature that the caller already removed.
+    """
+    # Serialised alone: the in-scope namespaces and xml:base travel with it, and rdflib's own
+    # XML reader never sees the original document (or any DTD). The ds:Signature is not RDF
+    # (rdflib would read it as a malformed node), so the graph is made without it.
+    signatures = [el for el in rdf_el if isinstance(el.tag, str) and el.tag == SIGNATURE_TAG]
+    if signatures:
+        rdf_el = copy.deepcopy(rdf_el)  # a copy, not a parse: the caller's tree stays whole
+        for sig in rdf_el.findall(SIGNATURE_TAG):
+            rdf_el.remove(sig)
+    document = etree.tostring(rdf_el)
     graph = rdflib.Graph()
     try:
-        graph.parse(data=document, format="xml", publicID=BASE)
+        with _quiet_rdflib():
+            graph.parse(data=document, format="xml", publicID=BASE)
     except Exception as e:  # rdflib raises assorted SAX and parser errors
         raise RecordError(f"{what} is not valid RDF/XML: {e}") from None
     order = tuple((el.text or "").strip() for el in rdf_el.iter(LOCATION_TAG))
-    signed = any(isinstance(el.tag, str) and el.tag == f"{{{DS_NS}}}Signature" for el in rdf_el)
-    return RecordGraph(graph, order, signed)
-
+    return RecordGraph(graph, order, signed or bool(signatures))
 
 
 def _node(value: str) -> Any:
@@ -116,14 +144,13 @@ def _json_object(item: Any, where: str) -> Any:
 
 def graph_from_json(data: bytes, what: str) -> RecordGraph:
     """A record in RDF/JSON (the Talis layout the marketplace serves with ?media=json)."""
-    if len(data) > MAX_JSON_BYTES:
-        raise RecordError(f"{what} refused: {len(data)} bytes is over the {MAX_JSON_BYTES}-byte limit")
-    try:
-        document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise RecordError(f"{what} is not valid JSON: {e}") from None
+    return graph_from_document(jsonsafe.load_object(data, what, "RDF/JSON record", MAX_JSON_BYTES), what)
+
+
+def graph_from_document(document: Mapping[str, Any], what: str) -> RecordGraph:
+    """A record from its parsed RDF/JSON object (subject -> predicate -> list of values)."""
     _refuse_listing(document, what)
-    if not isinstance(document, dict) or not document:
+    if not document:
         raise RecordError(f"{what} is not an RDF/JSON record (expected an object keyed by subject)")
     graph = rdflib.Graph()
     order: List[str] = []
