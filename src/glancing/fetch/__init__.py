@@ -22,11 +22,19 @@ log = logging.getLogger(__name__)
 __all__ = ["ByteStream", "HttpSettings", "local_path", "new_session", "open_location", "open_first", "read_small"]
 
 
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError as e:  # an unbalanced IPv6 bracket, a bad port
+        raise SourceError(f"{url!r}: invalid URL ({e})") from e
+
+
 def local_path(url: str) -> Optional[str]:
     """The path a plain path or a ``file://`` URL names; None for any other scheme.
 
     Raises UnsafeLocation for a ``file://`` URL naming another host.
     """
+    _scheme(url)
     parts = urlsplit(url)
     if parts.scheme.lower() == "file":
         if parts.netloc not in ("", "localhost"):
@@ -38,7 +46,7 @@ def local_path(url: str) -> Optional[str]:
 def open_location(location: Location, session: requests.Session, settings: HttpSettings,
                   allow_local: bool) -> ByteStream:
     """Open one location. Raises SourceError (unreachable) or UnsafeLocation (local not allowed)."""
-    scheme = urlsplit(location.url).scheme.lower()
+    scheme = _scheme(location.url)
     if scheme in ("http", "https"):
         return HttpStream.open(location.url, session, settings)
     if scheme == "ftp":
@@ -48,6 +56,8 @@ def open_location(location: Location, session: requests.Session, settings: HttpS
         raise UnsafeLocation(f"{location.url}: unsupported location scheme {scheme!r}")
     if not allow_local:
         raise UnsafeLocation(f"{location.url}: a remote record may not point at a local file")
+    if "\0" in path:
+        raise SourceError(f"{location.url!r}: no file name contains a NUL byte")
     return LocalStream(path)
 
 

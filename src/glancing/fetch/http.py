@@ -198,7 +198,8 @@ class HttpStream:
                                      **self._settings.request_kwargs())  # type: ignore[arg-type]
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
                 requests.exceptions.MissingSchema, ValueError) as e:
-            raise SourceError(f"{self.url}: invalid URL {url!r}") from e
+            # requests parses a redirect's target even when not following it: name both
+            raise SourceError(f"{self.url}: invalid URL {url!r}, or an invalid redirect from it") from e
         except requests.exceptions.SSLError as e:
             raise SourceError(f"{self.url}: TLS error: {_reason(e)}") from e
         except requests.exceptions.ProxyError as e:
@@ -210,6 +211,8 @@ class HttpStream:
 
     def _resume(self, offset: int) -> requests.Response:
         response = self._request(offset)
+        if offset == 0:
+            return response
         if response.status_code == 206:
             start = response.headers.get("Content-Range", "").split(" ")[-1].split("-")[0]
             if start != str(offset):
@@ -277,5 +280,5 @@ def _reason(error: BaseException) -> str:
                    "IncompleteRead", "Connection broken", "Temporary failure in name resolution",
                    "CERTIFICATE_VERIFY_FAILED", "certificate verify failed"):
         if marker in text:
-            return marker.lower()
+            return marker.lower().replace("_", " ")
     return type(error).__name__
