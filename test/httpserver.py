@@ -102,15 +102,24 @@ class _Handler(BaseHTTPRequestHandler):
         start, end, code = self._range(size, etag, modified)
         if code == 416:
             return self._simple(416, "range not satisfiable\n", {"Content-Range": f"bytes */{size}"})
+        self._file_headers(code, etag, modified, (start, end, size), chunked, path in srv.faults.bad_ranges)
+        if body:
+            drop = srv.faults.take(srv.faults.drops, path)
+            if lie:  # the announced bytes beyond the file never come: close after the real ones
+                drop = max(0, min(drop if drop is not None else end, st.st_size - start))
+            self._body(file, start, min(end, st.st_size), drop, bool(chunked))
+
+    def _file_headers(self, code: int, etag: str, modified: str, span: tuple[int, int, int],
+                      chunked: Optional[bool], wrong_range: bool) -> None:
+        start, end, size = span
         self.send_response(code)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("ETag", etag)
         self.send_header("Last-Modified", modified)
-        if srv.faults.ranges:
+        if self.server.faults.ranges:
             self.send_header("Accept-Ranges", "bytes")
         if code == 206:
-            wrong = path in srv.faults.bad_ranges
-            self.send_header("Content-Range", "bytes 0-0/1" if wrong else f"bytes {start}-{end - 1}/{size}")
+            self.send_header("Content-Range", "bytes 0-0/1" if wrong_range else f"bytes {start}-{end - 1}/{size}")
         if chunked is None:
             self.send_header("Content-Length", str(end - start))
         elif chunked:
@@ -119,11 +128,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
-        if body:
-            drop = srv.faults.take(srv.faults.drops, path)
-            if lie:  # the announced bytes beyond the file never come: close after the real ones
-                drop = max(0, min(drop if drop is not None else end, st.st_size - start))
-            self._body(file, start, min(end, st.st_size), drop, bool(chunked))
 
     def _range(self, size: int, etag: str, modified: str) -> tuple[int, int, int]:
         """(start, end exclusive, status) for this request: 200 whole, 206 part or 416."""
