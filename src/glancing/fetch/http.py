@@ -172,7 +172,9 @@ class HttpStream:
             raise _Retry(f"HTTP {response.status_code}")
         if not 200 <= response.status_code < 300:
             response.close()
-            raise SourceError(f"{self.url}: HTTP {response.status_code} {response.reason or ''}".rstrip())
+            # The reason phrase is the server's text: printable characters only, kept short.
+            reason = "".join(c for c in (response.reason or "")[:80] if c.isprintable())
+            raise SourceError(f"{self.url}: HTTP {response.status_code} {reason}".rstrip())
         return response
 
     def _follow(self, headers: Mapping[str, str]) -> requests.Response:
