@@ -169,3 +169,12 @@ def test_watchdog_refuses_to_sleep_into_a_stall():
     dog.pause_ok(9)
     with pytest.raises(SourceError, match="stalled"):
         dog.pause_ok(10)
+
+
+def test_a_server_silent_past_read_timeout_names_the_bound(server):
+    server.delay(1.5)
+    settings = replace(TIGHT, read_timeout=0.3, retries=1)
+    start = time.monotonic()
+    with pytest.raises(SourceError, match=r"no byte for 0.3 s \(\[fetch\] read_timeout\) \(gave up after 2 attempts\)"):
+        download(server.url("disk.img"), settings)
+    assert time.monotonic() - start < 3 and len(gets(server)) == 2

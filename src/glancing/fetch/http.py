@@ -206,6 +206,10 @@ class HttpStream:
             raise SourceError(f"{self.url}: TLS error: {_reason(e)}") from e
         except requests.exceptions.ProxyError as e:
             raise SourceError(f"{self.url}: proxy error: {_reason(e)}") from e
+        except requests.exceptions.ConnectTimeout as e:
+            raise _Retry(f"no connection within {self._settings.connect_timeout:g} s ([fetch] connect_timeout)") from e
+        except requests.exceptions.ReadTimeout as e:
+            raise _Retry(self._silent()) from e
         except _TRANSIENT_ERRORS as e:
             raise _Retry(_reason(e)) from e
         except requests.RequestException as e:
@@ -252,7 +256,8 @@ class HttpStream:
                     raise urllib3.exceptions.IncompleteRead(offset, self.size - offset)
                 return
             except _TRANSIENT_ERRORS as e:
-                log.warning("%s: connection lost at byte %d (%s); resuming", self.url, offset, _reason(e))
+                why = self._silent() if isinstance(e, urllib3.exceptions.ReadTimeoutError) else _reason(e)
+                log.warning("%s: connection lost at byte %d (%s); resuming", self.url, offset, why)
                 response.close()
                 self._response = None
                 self._response = self._reconnect(offset)
@@ -263,6 +268,9 @@ class HttpStream:
         if self._response is not None:
             self._response.close()
             self._response = None
+
+    def _silent(self) -> str:
+        return f"no byte for {self._settings.read_timeout:g} s ([fetch] read_timeout)"
 
 
 def _check_redirect(origin: str, current: str, target: str) -> None:
