@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from glancing.errors import SourceError, UnsafeLocation
+from glancing.errors import SourceError, UnsafeLocation, UsageError
 from glancing.fetch import HttpSettings, new_session, open_first, open_location, read_small
 from glancing.model import Location
 from httpserver import FaultyHTTPServer
@@ -131,3 +131,10 @@ def test_constructing_a_stream_does_no_io():
     stream = HttpStream("http://127.0.0.1:9/never.img", new_session())
     assert stream.size is None and stream.name == "never.img"
     stream.close()
+
+
+@pytest.mark.parametrize("bad", [{"read_timeout": 0}, {"connect_timeout": -1}, {"retries": -1},
+                                 {"min_speed": float("nan")}, {"stall_timeout": -5}])
+def test_bad_settings_are_a_one_line_usage_error(bad):
+    with pytest.raises(UsageError, match=r"\[fetch\] "):
+        HttpSettings(**bad)

@@ -61,15 +61,25 @@ class HttpSettings:
     retries: int = 5  # further attempts of a request that failed transiently
     backoff: float = 0.5  # first pause; doubles each failed attempt, capped at max_pause
     max_pause: float = 30.0
-    stall_timeout: float = 300.0  # no net progress of the whole transfer, across reconnects
-    min_speed: float = 1024.0  # bytes/s, averaged over stall_timeout
-    max_reconnects: int = 10  # reconnects in a row that bring no byte
+    stall_timeout: float = Bounds.stall_timeout  # no net progress of the whole transfer (300 s)
+    min_speed: float = Bounds.min_speed  # bytes/s, averaged over stall_timeout (1 KiB/s)
+    max_reconnects: int = Bounds.max_reconnects  # reconnects in a row that bring no byte (10)
     max_redirects: int = 10
     ca_file: Optional[str] = None  # PEM bundle of the CAs that sign the mirrors' certificates
     tls_verify: bool = True
     proxy: Optional[str] = None  # e.g. http://proxy:3128, for http and https
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Values come from configuration files: a bad one is a one-line error, not a crash later.
+        for key in ("connect_timeout", "read_timeout"):
+            if not getattr(self, key) > 0:
+                raise UsageError(f"[fetch] {key} must be a positive number of seconds, not {getattr(self, key)!r}")
+        for key in ("retries", "backoff", "max_pause", "stall_timeout", "min_speed", "max_reconnects",
+                    "max_redirects"):
+            if not getattr(self, key) >= 0:
+                raise UsageError(f"[fetch] {key} must not be negative, not {getattr(self, key)!r}")
 
     @property
     def retry(self) -> RetryPolicy:
