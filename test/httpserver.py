@@ -3,7 +3,10 @@
 
 Serves one directory (GET, HEAD) with Content-Length, ETag, Last-Modified, `bytes=N-`,
 `bytes=N-M` and `bytes=-N` ranges (206 + Content-Range, 416 when unsatisfiable) and If-Range.
-Faults: drop the connection mid-body, fail with a status, delay, ignore Range, omit the length.
+Faults: drop the connection mid-body, fail with a status, delay, ignore Range, omit the length;
+and the hostile ones a download must survive in bounded time: announce more bytes than exist and
+close (every request, ranged ones too), stall at a byte offset, trickle, redirect anywhere, send
+garbage chunked framing or a wrong Content-Range. ``tls=`` serves HTTPS with a given SSLContext.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import re
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -33,6 +37,13 @@ class Faults:
     delay: float = 0.0
     ranges: bool = True
     no_length: dict[str, bool] = field(default_factory=dict)  # path -> chunked?
+    lies: dict[str, int] = field(default_factory=dict)  # path -> bytes announced beyond the file
+    stalls: dict[str, int] = field(default_factory=dict)  # path -> file offset where sending stops
+    trickles: dict[str, float] = field(default_factory=dict)  # path -> seconds between bytes
+    redirects: dict[str, tuple[int, str]] = field(default_factory=dict)  # path -> (status, Location)
+    garbage_chunked: set[str] = field(default_factory=set)
+    bad_ranges: set[str] = field(default_factory=set)  # 206 with a Content-Range of the wrong start
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def take(self, table: dict[str, list[int]], path: str) -> Optional[int]:
         """The fault's value for `path` if it still has uses left (one use is consumed)."""
@@ -72,25 +83,43 @@ class _Handler(BaseHTTPRequestHandler):
         status = srv.faults.take(srv.faults.fails, path)
         if status is not None:
             return self._simple(status, f"injected failure {status}\n")
+        with srv.faults.lock:
+            redirect = srv.faults.redirects.get(path)
+            garbage = path in srv.faults.garbage_chunked
+            lie = srv.faults.lies.get(path, 0)
+            chunked = srv.faults.no_length.get(path)
+        if redirect is not None:
+            return self._simple(redirect[0], "moved\n", {"Location": redirect[1]})
+        if garbage:
+            return self._garbage()
         file = srv.resolve(path)
         if file is None:
             return self._simple(404, "not found\n")
         st = file.stat()
+        size = st.st_size + lie
         etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
         modified = email.utils.formatdate(st.st_mtime, usegmt=True)
-        start, end, code = self._range(st.st_size, etag, modified)
+        start, end, code = self._range(size, etag, modified)
         if code == 416:
-            return self._simple(416, "range not satisfiable\n", {"Content-Range": f"bytes */{st.st_size}"})
-        with srv.faults.lock:
-            chunked = srv.faults.no_length.get(path)
+            return self._simple(416, "range not satisfiable\n", {"Content-Range": f"bytes */{size}"})
+        self._file_headers(code, etag, modified, (start, end, size), chunked, path in srv.faults.bad_ranges)
+        if body:
+            drop = srv.faults.take(srv.faults.drops, path)
+            if lie:  # the announced bytes beyond the file never come: close after the real ones
+                drop = max(0, min(drop if drop is not None else end, st.st_size - start))
+            self._body(file, start, min(end, st.st_size), drop, bool(chunked))
+
+    def _file_headers(self, code: int, etag: str, modified: str, span: tuple[int, int, int],
+                      chunked: Optional[bool], wrong_range: bool) -> None:
+        start, end, size = span
         self.send_response(code)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("ETag", etag)
         self.send_header("Last-Modified", modified)
-        if srv.faults.ranges:
+        if self.server.faults.ranges:
             self.send_header("Accept-Ranges", "bytes")
         if code == 206:
-            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{st.st_size}")
+            self.send_header("Content-Range", "bytes 0-0/1" if wrong_range else f"bytes {start}-{end - 1}/{size}")
         if chunked is None:
             self.send_header("Content-Length", str(end - start))
         elif chunked:
@@ -99,8 +128,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
-        if body:
-            self._body(file, start, end, srv.faults.take(srv.faults.drops, path), bool(chunked))
 
     def _range(self, size: int, etag: str, modified: str) -> tuple[int, int, int]:
         """(start, end exclusive, status) for this request: 200 whole, 206 part or 416."""
@@ -127,6 +154,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self, file: Path, start: int, end: int, drop: Optional[int], chunked: bool) -> None:
         sent = 0
+        path = _norm(self.path)
+        with self.server.faults.lock:
+            stall = self.server.faults.stalls.get(path)
+            trickle = self.server.faults.trickles.get(path)
         with open(file, "rb") as fh:
             fh.seek(start)
             while start + sent < end:
@@ -134,6 +165,14 @@ class _Handler(BaseHTTPRequestHandler):
                 if drop is not None:
                     want = min(want, drop - sent)
                     if want <= 0:
+                        return self._cut()
+                if stall is not None:
+                    if start + sent >= stall:
+                        return self._hold()
+                    want = min(want, stall - start - sent)
+                if trickle is not None:
+                    want = 1
+                    if self.server.faults.stopping.wait(trickle):
                         return self._cut()
                 data = fh.read(want)
                 if not data:
@@ -148,6 +187,25 @@ class _Handler(BaseHTTPRequestHandler):
             return self._cut()
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
+
+    def _hold(self) -> None:
+        """Keep the connection open and silent until the server stops."""
+        try:
+            self.wfile.flush()
+        except OSError:
+            pass
+        self.server.faults.stopping.wait(120)
+        self._cut()
+
+    def _garbage(self) -> None:
+        """A chunked body whose framing is not hexadecimal: no client can make sense of it."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(b"zz-not-hex\r\nhello\r\n0\r\n\r\n")
+        self.close_connection = True
 
     def _cut(self) -> None:
         """Close the connection mid-body, as a dying server or a broken link would."""
@@ -175,12 +233,21 @@ class FaultyHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, root: Path, port: int = 0) -> None:
+    def __init__(self, root: Path, port: int = 0, tls: Optional[ssl.SSLContext] = None) -> None:
         self.root = Path(root).resolve()
         self.faults = Faults()
         self.requests: list[tuple[str, str, object]] = []
         super().__init__(("127.0.0.1", port), _Handler)
+        self.scheme = "http"
+        if tls is not None:
+            # The handshake happens in the handler thread: a client refusing the certificate
+            # must not stall the accept loop.
+            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+            self.scheme = "https"
         self._thread: Optional[threading.Thread] = None
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # refused handshakes and cut connections are what the faults are for
 
     def resolve(self, path: str) -> Optional[Path]:
         """The regular file under root that `path` names, or None (never escapes root)."""
@@ -194,7 +261,7 @@ class FaultyHTTPServer(ThreadingHTTPServer):
         return self.server_address[1]
 
     def url(self, path: str = "") -> str:
-        return f"http://127.0.0.1:{self.port}/{urllib.parse.quote(path.lstrip('/'))}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/{urllib.parse.quote(path.lstrip('/'))}"
 
     def start(self) -> "FaultyHTTPServer":
         self._thread = threading.Thread(target=self.serve_forever, name=f"http-{self.port}", daemon=True)
@@ -202,6 +269,7 @@ class FaultyHTTPServer(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
+        self.faults.stopping.set()
         self.shutdown()
         self.server_close()
         if self._thread is not None:
@@ -232,3 +300,33 @@ class FaultyHTTPServer(ThreadingHTTPServer):
         """Serve `path` without Content-Length: chunked, or delimited by closing the connection."""
         with self.faults.lock:
             self.faults.no_length[_norm(path)] = chunked
+
+    def lie_length(self, path: str, extra: int) -> None:
+        """Announce `extra` bytes more than `path` has, on every request, and close after the real ones."""
+        with self.faults.lock:
+            self.faults.lies[_norm(path)] = extra
+
+    def stall_at(self, path: str, offset: int) -> None:
+        """Stop sending `path` at file `offset`, on every request, holding the connection open."""
+        with self.faults.lock:
+            self.faults.stalls[_norm(path)] = offset
+
+    def trickle(self, path: str, interval: float) -> None:
+        """Send the body of `path` one byte every `interval` seconds."""
+        with self.faults.lock:
+            self.faults.trickles[_norm(path)] = interval
+
+    def redirect(self, path: str, target: str, status: int = 302) -> None:
+        """Answer every request for `path` with a redirect to `target` (any scheme)."""
+        with self.faults.lock:
+            self.faults.redirects[_norm(path)] = (status, target)
+
+    def garbage_chunks(self, path: str) -> None:
+        """Answer `path` with broken chunked framing."""
+        with self.faults.lock:
+            self.faults.garbage_chunked.add(_norm(path))
+
+    def bad_content_range(self, path: str) -> None:
+        """Answer ranged requests for `path` with a Content-Range that starts at the wrong byte."""
+        with self.faults.lock:
+            self.faults.bad_ranges.add(_norm(path))

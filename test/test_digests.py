@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from glancing.errors import DigestMismatch, SizeMismatch, UsageError
+from glancing.errors import DigestMismatch, SizeMismatch, UsageError, VerificationError
 from glancing.verify import digests as d
 
 DATA = os.urandom(3 * 1024 * 1024 + 17)
@@ -46,7 +46,7 @@ def test_sums_files_gnu_bsd_star_and_dot_slash():
 
 
 def test_sums_file_without_the_image_is_an_error_not_a_pass():
-    with pytest.raises(UsageError, match="lists no digest"):
+    with pytest.raises(VerificationError, match="lists no digest"):
         d.parse_sums_file(f"{'a' * 64}  other.img\n", "disk.img", "SHA256SUMS")
 
 

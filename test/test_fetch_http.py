@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from glancing.errors import SourceError, UnsafeLocation
+from glancing.errors import SourceError, UnsafeLocation, UsageError
 from glancing.fetch import HttpSettings, new_session, open_first, open_location, read_small
 from glancing.model import Location
 from httpserver import FaultyHTTPServer
@@ -105,3 +105,36 @@ def test_remote_records_may_not_read_local_files(tmp_path):
 def test_read_small_caps_the_size(server):
     with pytest.raises(SourceError, match="larger than"):
         read_small(server.url("disk.img"), new_session(), FAST, limit=1000)
+
+
+def test_retries_follow_the_injected_policy_without_waiting(server):
+    pauses = []
+    settings = HttpSettings(connect_timeout=2, read_timeout=5, retries=3, backoff=4, max_pause=8,
+                            sleep=pauses.append)
+    server.fail("disk.img", 503, times=3)
+    _, body = fetch(server.url("disk.img"), settings)
+    assert body == DATA and len(pauses) == 3
+    assert 2 <= pauses[0] <= 6 and all(p <= 12 for p in pauses)  # 4 s doubling, capped at 8, +-50% jitter
+
+
+def test_ftp_opening_is_retried_by_the_same_policy():
+    pauses = []
+    settings = HttpSettings(connect_timeout=1, retries=2, backoff=1, sleep=pauses.append)
+    with pytest.raises(SourceError, match="refused"):
+        fetch("ftp://127.0.0.1:9/disk.img", settings)
+    assert len(pauses) == 2
+
+
+def test_constructing_a_stream_does_no_io():
+    from glancing.fetch.http import HttpStream
+
+    stream = HttpStream("http://127.0.0.1:9/never.img", new_session())
+    assert stream.size is None and stream.name == "never.img"
+    stream.close()
+
+
+@pytest.mark.parametrize("bad", [{"read_timeout": 0}, {"connect_timeout": -1}, {"retries": -1},
+                                 {"min_speed": float("nan")}, {"stall_timeout": -5}])
+def test_bad_settings_are_a_one_line_usage_error(bad):
+    with pytest.raises(UsageError, match=r"\[fetch\] "):
+        HttpSettings(**bad)

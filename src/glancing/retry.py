@@ -41,8 +41,13 @@ class RetryPolicy:
     def pauses(self) -> Iterator[float]:
         """The pause before each further attempt, in order (``retries`` of them)."""
         for n in range(self.retries):
-            pause = min(self.backoff * (2 ** n), self.max_pause)
-            yield pause * self.rand(0.5, 1.5) if self.jitter else pause
+            yield self.pause(n)
+
+    def pause(self, n: int) -> float:
+        """The pause before further attempt ``n`` (0-based), for callers that count attempts
+        themselves (a download's reconnects, whose budget resets whenever bytes arrive)."""
+        pause = min(self.backoff * (2 ** min(n, 64)), self.max_pause)  # 2**n of a huge n overflows a float
+        return pause * self.rand(0.5, 1.5) if self.jitter else pause
 
     def call(self, fn: Callable[[], T], retry_if: Callable[[BaseException], bool], what: str = "request",
              on_retry: Optional[Callable[[BaseException, float], None]] = None) -> T:

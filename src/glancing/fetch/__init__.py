@@ -4,16 +4,16 @@
 from __future__ import annotations
 
 import logging
-import urllib.request
 from dataclasses import replace
-from typing import Iterable, Iterator, List, Optional
+from typing import Iterable, Iterator, List, Optional, Sequence
 from urllib.parse import unquote, urlsplit
 
 import requests
 
 from glancing.errors import SourceError, UnsafeLocation
-from glancing.fetch.base import ByteStream, read_chunks
-from glancing.fetch.http import HttpSettings, HttpStream, new_session, url_basename
+from glancing.fetch.base import ByteStream
+from glancing.fetch.ftp import FtpStream
+from glancing.fetch.http import HttpSettings, HttpStream, new_session
 from glancing.fetch.local import LocalStream
 from glancing.model import Location
 
@@ -22,24 +22,11 @@ log = logging.getLogger(__name__)
 __all__ = ["ByteStream", "HttpSettings", "local_path", "new_session", "open_location", "open_first", "read_small"]
 
 
-class FtpStream:
-    """ftp:// through urllib (records from 2014 still list some); no resume."""
-
-    def __init__(self, url: str, timeout: float) -> None:
-        self.url = url
-        self.name = url_basename(url)
-        try:
-            self._response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 (scheme checked)
-        except OSError as e:
-            raise SourceError(f"{url}: {e}") from e
-        length = self._response.headers.get("Content-Length")
-        self.size: Optional[int] = int(length) if length and length.isdigit() else None
-
-    def chunks(self) -> Iterator[bytes]:
-        return read_chunks(self._response, self.url)
-
-    def close(self) -> None:
-        self._response.close()
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError as e:  # an unbalanced IPv6 bracket, a bad port
+        raise SourceError(f"{url!r}: invalid URL ({e})") from e
 
 
 def local_path(url: str) -> Optional[str]:
@@ -47,6 +34,7 @@ def local_path(url: str) -> Optional[str]:
 
     Raises UnsafeLocation for a ``file://`` URL naming another host.
     """
+    _scheme(url)
     parts = urlsplit(url)
     if parts.scheme.lower() == "file":
         if parts.netloc not in ("", "localhost"):
@@ -58,44 +46,112 @@ def local_path(url: str) -> Optional[str]:
 def open_location(location: Location, session: requests.Session, settings: HttpSettings,
                   allow_local: bool) -> ByteStream:
     """Open one location. Raises SourceError (unreachable) or UnsafeLocation (local not allowed)."""
-    scheme = urlsplit(location.url).scheme.lower()
+    scheme = _scheme(location.url)
     if scheme in ("http", "https"):
-        return HttpStream(location.url, session, settings)
+        return HttpStream.open(location.url, session, settings)
     if scheme == "ftp":
-        return FtpStream(location.url, settings.read_timeout)
+        return FtpStream.open(location.url, settings)
     path = local_path(location.url)
     if path is None:
         raise UnsafeLocation(f"{location.url}: unsupported location scheme {scheme!r}")
     if not allow_local:
         raise UnsafeLocation(f"{location.url}: a remote record may not point at a local file")
+    if "\0" in path:
+        raise SourceError(f"{location.url!r}: no file name contains a NUL byte")
     return LocalStream(path)
 
 
 def open_first(locations: Iterable[Location], session: requests.Session, settings: HttpSettings,
                allow_local: bool) -> ByteStream:
-    """Open the first location that answers; each failure is logged and the next one tried.
+    """The first location that answers, as a stream that moves on to the next location when the
+    current one fails (unreachable, refused, or past a bound of ``fetch.bounds``) before handing
+    out its first byte. Once a byte was handed out, the hashers have seen it and a failure is
+    final: the stream raises that location's SourceError (the caller's run fails with exit 3;
+    glance_manager tries the image again on its next run). The last location is returned as
+    itself, since there is nothing left to move on to.
 
     Raises the location's own error when there was one location, UnsafeLocation when every
     location was unsafe, else SourceError naming the count and the last failure.
     """
-    failures: List[Exception] = []
-    todo = list(locations)
-    # With mirrors left to try, a dead location is given one retry, not the full backoff
-    # (15 s): the next mirror is the better bet. The last location gets every retry.
-    quick = replace(settings, retries=min(1, settings.retries))
-    for n, location in enumerate(todo):
-        try:
-            return open_location(location, session, quick if n < len(todo) - 1 else settings, allow_local)
-        except (SourceError, UnsafeLocation) as e:
-            log.warning("location failed: %s", e)
-            failures.append(e)
+    chain = _FirstAnswering(list(locations), session, settings, allow_local)
+    stream = chain.start()
+    return chain if chain.has_more() else stream
+
+
+class _FirstAnswering:
+    """A ByteStream over the locations of one image, in order."""
+
+    def __init__(self, locations: Sequence[Location], session: requests.Session, settings: HttpSettings,
+                 allow_local: bool) -> None:
+        self._todo = list(locations)
+        self._session = session
+        self._settings = settings
+        self._allow_local = allow_local
+        self._failures: List[Exception] = []
+        self._stream: Optional[ByteStream] = None
+        self._handed_out = False
+        self.url = ""
+        self.name = ""
+        self.size: Optional[int] = None
+
+    def start(self) -> ByteStream:
+        """Open the first location that answers and return its stream."""
+        self._next()
+        assert self._stream is not None
+        return self._stream
+
+    def has_more(self) -> bool:
+        return bool(self._todo)
+
+    def _next(self) -> None:
+        """Open the next location that answers, or raise the verdict over all of them."""
+        while self._todo:
+            location = self._todo.pop(0)
+            # With mirrors left to try, a dead location is given one retry, not the full backoff
+            # (15 s): the next mirror is the better bet. The last location gets every retry.
+            quick = replace(self._settings, retries=min(1, self._settings.retries)) if self._todo else self._settings
+            try:
+                self._stream = open_location(location, self._session, quick, self._allow_local)
+            except (SourceError, UnsafeLocation) as e:
+                self._failed(e)
+                continue
+            self.url, self.name, self.size = self._stream.url, self._stream.name, self._stream.size
+            return
+        raise _verdict(self._failures)
+
+    def _failed(self, error: Exception) -> None:
+        log.warning("location failed: %s", error)
+        self._failures.append(error)
+
+    def chunks(self) -> Iterator[bytes]:
+        while True:
+            assert self._stream is not None, "stream already closed"
+            try:
+                for chunk in self._stream.chunks():
+                    self._handed_out = self._handed_out or bool(chunk)
+                    yield chunk
+                return
+            except (SourceError, UnsafeLocation) as e:
+                if self._handed_out or not self._todo:
+                    raise
+                self._stream.close()
+                self._failed(e)
+                self._next()
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+def _verdict(failures: Sequence[Exception]) -> Exception:
     if not failures:
-        raise SourceError("the source lists no location to download the image from")
+        return SourceError("the source lists no location to download the image from")
     if len(failures) == 1:
-        raise failures[0]
+        return failures[0]
     if all(isinstance(e, UnsafeLocation) for e in failures):
-        raise UnsafeLocation(f"all {len(failures)} locations are unsafe; first: {failures[0]}")
-    raise SourceError(f"all {len(failures)} locations failed; last: {failures[-1]}")
+        return UnsafeLocation(f"all {len(failures)} locations are unsafe; first: {failures[0]}")
+    return SourceError(f"all {len(failures)} locations failed; last: {failures[-1]}")
 
 
 def read_small(url: str, session: requests.Session, settings: HttpSettings, limit: int,

@@ -47,7 +47,7 @@ def fetch_listing(identifier: str, base: str, settings: HttpSettings = HttpSetti
     Raises SourceError when the marketplace is unreachable or answers an HTTP error.
     """
     url = record_url(base, identifier)
-    session = new_session()
+    session = new_session(settings)
     session.headers["Accept"] = "application/xml"
     try:
         return read_small(url, session, settings, MAX_XML_BYTES, allow_local=False), url

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from glancing.errors import DigestMismatch, SizeMismatch, UsageError
+from glancing.errors import DigestMismatch, SizeMismatch, UsageError, VerificationError
 
 # Only these may be guessed from a hex length: under Python 3, 64 hex digits could also be
 # sha3_256 or blake2s, so any other algorithm must be named (--digest ALG:HEX).
@@ -97,7 +97,8 @@ def _same_file(listed: str, image_name: str) -> bool:
 def parse_sums_file(text: str, image_name: str, where: str) -> Dict[str, str]:
     """Digests a SUMS file lists for ``image_name`` (GNU ``HASH  name``/``HASH *name``, BSD tags).
 
-    Raises UsageError when the file lists no line for the image: never a silent pass.
+    Raises VerificationError when the file lists no line for the image (what was to be verified
+    against it cannot be: never a silent pass), UsageError for a malformed or conflicting line.
     """
     found: Dict[str, str] = {}
     for line in text.splitlines():
@@ -117,7 +118,7 @@ def parse_sums_file(text: str, image_name: str, where: str) -> Dict[str, str]:
                 raise UsageError(f"{where}: cannot tell the algorithm of a {len(gnu['hex'])}-digit digest")
             add_expected(found, algorithm, gnu["hex"].lower(), where)
     if not found:
-        raise UsageError(f"{where} lists no digest for {image_name!r}")
+        raise VerificationError(f"{where} lists no digest for {image_name!r}")
     return found
 
 
