@@ -22,6 +22,12 @@ def test_sums_option_rejects_unknown_lengths_and_non_hex(bad):
         d.parse_sums_option(bad)
 
 
+@pytest.mark.parametrize("empty", ["", ":", " : ", "::"])
+def test_sums_option_without_any_digest_is_a_usage_error(empty):
+    with pytest.raises(UsageError, match="gives no digest"):
+        d.parse_sums_option(empty)
+
+
 def test_sums_option_conflicting_values_are_an_error():
     with pytest.raises(UsageError, match="conflicting"):
         d.parse_sums_option("a" * 32 + ":" + "b" * 32)
@@ -93,3 +99,9 @@ def test_multihasher_grouped_threads_match_hashlib():
             hasher.update(chunk)
         assert hasher.hexdigests() == {a: hashlib.new(a, DATA).hexdigest()
                                        for a in ("md5", "sha1", "sha256", "sha512", "blake2b")}
+
+
+@pytest.mark.parametrize("empty", ["", ":"])
+def test_cli_empty_sums_option_exits_2(run_cli, empty):
+    res = run_cli("glancing", "-d", "-s", empty, "x", lab_env=False)
+    assert res.returncode == 2 and "gives no digest" in res.stderr and "Traceback" not in res.stderr

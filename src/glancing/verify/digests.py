@@ -57,7 +57,11 @@ def add_expected(into: Dict[str, str], algorithm: str, value: str, where: str) -
 
 
 def parse_sums_option(text: str) -> Dict[str, str]:
-    """Parse ``-s`` (colon-separated hex digests; algorithm guessed from the fixed length table)."""
+    """Parse ``-s`` (colon-separated hex digests; algorithm guessed from the fixed length table).
+
+    Empty items between colons are tolerated (a trailing ``:`` from a script), but an option
+    with no digest at all (``-s ''``, ``-s :``) is a UsageError: it must never mean "no check".
+    """
     result: Dict[str, str] = {}
     for item in text.split(":"):
         item = item.strip()
@@ -71,6 +75,8 @@ def parse_sums_option(text: str) -> Dict[str, str]:
                 f"-s: a digest of {len(item)} hex digits matches no algorithm "
                 "(md5/sha1/sha224/sha256/sha384/sha512); name it with --digest ALG:HEX")
         add_expected(result, algorithm, item.lower(), "-s")
+    if not result:
+        raise UsageError(f"-s {text!r} gives no digest: expected HEX[:HEX...]")
     return result
 
 
