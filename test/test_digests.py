@@ -1,6 +1,7 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
 import hashlib
 import os
+import threading
 
 import pytest
 
@@ -84,11 +85,24 @@ def test_threads_are_planned_one_per_core_balanced_by_cost():
     groups = d.plan_threads(["md5", "sha1", "sha256", "sha512"], 2)
     assert len(groups) == 2 and sorted(sum(groups, [])) == ["md5", "sha1", "sha256", "sha512"]
     # the two most expensive never share a thread when there are two
-    heavy = sorted(["md5", "sha1", "sha256", "sha512"], key=d._cost)[-2:]
+    heavy = sorted(["md5", "sha1", "sha256", "sha512"], key=d.hash_cost)[-2:]
     assert not any(set(heavy) <= set(g) for g in groups)
     assert sorted(d.plan_threads(["md5", "sha1"], 8)) == [["md5"], ["sha1"]]  # never more threads than hashes
     [single] = d.plan_threads(["md5", "sha1", "sha256"], 1)
     assert sorted(single) == ["md5", "sha1", "sha256"]
+
+
+def test_multihasher_default_is_one_thread_per_algorithm_on_many_cores():
+    before = set(threading.enumerate())
+    hasher = d.MultiHasher(["md5", "sha1", "sha256", "sha512"])
+    try:
+        names = sorted(t.name for t in set(threading.enumerate()) - before)
+        if len(os.sched_getaffinity(0)) > 1:
+            assert names == ["hash-md5", "hash-sha1", "hash-sha256", "hash-sha512"]
+        else:
+            assert names == []
+    finally:
+        hasher.close()
 
 
 def test_multihasher_grouped_threads_match_hashlib():
