@@ -2,6 +2,7 @@
 """Disk images that name other files are refused before qemu-img or Glance ever read them."""
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -139,3 +140,19 @@ def test_cli_missing_qemu_img_is_an_environment_problem(run_cli, tmp_path):
     image = make_qcow2(tmp_path / "ok.qcow2", size_mib=1)
     res = run_cli("glancing", "-d", str(image), env={"PATH": str(tmp_path / "nothing-here")}, lab_env=False)
     assert res.returncode == 7 and "qemu-img not found" in res.stderr and "Traceback" not in res.stderr
+
+
+def _images_named_like(client, token):
+    images = list(client.images.list()) + list(client.images.list(filters={"os_hidden": True}))
+    return [i["id"] for i in images if token in (i.get("name") or "") or token in i.get("glancing_pending_name", "")]
+
+
+@pytest.mark.parametrize("kind", ["backing", "vmdk-descriptor"])
+def test_import_is_refused_before_any_image_is_created(lab, run_cli, http_server, tmp_path, kind):
+    path, reason = _hostile(kind, tmp_path)
+    url = http_server(tmp_path).url(path.name)
+    name = f"unsafe-{kind}-{os.getpid()}"
+    res = run_cli("glancing", "--json", "-n", name, "-s", digest(path), url)
+    assert res.returncode == 1, res.stderr
+    assert reason in json.loads(res.stdout)["error"]
+    assert _images_named_like(lab.admin_glance(), name) == []
