@@ -69,15 +69,16 @@ def qemu_info(path: str, source: str, head: bytes = b"") -> Dict[str, Any]:
     if exe is None:
         raise EnvironmentProblem("qemu-img not found: install qemu-utils (Debian/Ubuntu) or qemu-img (RHEL)")
     try:
-        done = subprocess.run([exe, "info", "--output=json", "--", path], capture_output=True, text=True,
-                              timeout=60, preexec_fn=_limits, stdin=subprocess.DEVNULL, check=False,
-                              cwd=os.path.dirname(path) or None)
+        done = subprocess.run([exe, "info", "--output=json", "--", path], capture_output=True,
+                              encoding="utf-8", errors="replace", timeout=60, preexec_fn=_limits,
+                              stdin=subprocess.DEVNULL, check=False, cwd=os.path.dirname(path) or None)
     except subprocess.TimeoutExpired as e:
         raise ProbeError(f"qemu-img info timed out on the head of {source}") from e
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()
         detail = lines[-1] if lines else f"qemu-img exited {done.returncode}"
         detail = detail.replace(f"qemu-img: Could not open '{path}': ", "").replace(path, source)
+        detail = safety.printable(detail)
         raise ProbeError(f"corrupt {_format_named(head)} header in {source}: {detail}")
     try:
         return dict(json.loads(done.stdout))

@@ -41,11 +41,15 @@ def _refuse(reason: str, source: str) -> UnsafeImage:
     return UnsafeImage(f"refused: {source}: {reason}; {SELF_CONTAINED}")
 
 
-def _shown(name: bytes) -> str:
-    """A referenced name as printable text (it is attacker-chosen: no control characters)."""
-    text = name.decode("utf-8", "replace")
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` fit for a one-line message: control characters become '?', long text is cut."""
     text = "".join(c if c.isprintable() else "?" for c in text)
-    return text if len(text) <= 120 else text[:117] + "..."
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _shown(name: bytes) -> str:
+    """A referenced name as printable text (it is attacker-chosen)."""
+    return printable(name.decode("utf-8", "replace"), 120)
 
 
 def check_head(head: bytes, source: str) -> None:
