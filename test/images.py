@@ -49,3 +49,43 @@ def compress(path: Path, kind: str) -> Path:
 
 def digest(path: Path, alg: str = "sha256") -> str:
     return hashlib.new(alg, path.read_bytes()).hexdigest()
+
+
+# -- hostile disks: images that name other files (the CVE-2024-32498 class) -------------------
+
+def _qemu_img(*args: str) -> None:
+    subprocess.run(["qemu-img", *args], check=True, capture_output=True)
+
+
+def qcow2_with_backing(path: Path, backing: str) -> Path:
+    """A qcow2 whose backing file is ``backing`` (a path or a ``json:`` spec), read as raw."""
+    _qemu_img("create", "-f", "qcow2", "-u", "-b", backing, "-F", "raw", str(path), "16M")
+    return path
+
+
+def qcow2_with_data_file(path: Path, data_file: str) -> Path:
+    """A qcow2 whose guest data lives in the external file ``data_file`` (created by qemu-img)."""
+    _qemu_img("create", "-f", "qcow2", "-o", f"data_file={data_file}", str(path), "16M")
+    return path
+
+
+def vmdk_descriptor(path: Path, extent: str, create_type: str = "monolithicFlat") -> Path:
+    """A text VMDK descriptor whose one extent is ``extent`` (qemu-img info would read it)."""
+    path.write_text("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n"
+                    f'createType="{create_type}"\n\n# Extent description\nRW 8 FLAT "{extent}" 0\n')
+    return path
+
+
+def vmdk_sparse_naming(path: Path, create_type: str, extent: str) -> Path:
+    """A real monolithicSparse VMDK whose embedded descriptor is rewritten to ``create_type`` and
+    an extent ``extent`` (both padded into the descriptor's own space)."""
+    _qemu_img("create", "-f", "vmdk", str(path), "16M")
+    data = bytearray(path.read_bytes())
+    start = int.from_bytes(data[28:36], "little") * 512
+    end = start + int.from_bytes(data[36:44], "little") * 512
+    text = bytes(data[start:end]).split(b"\0", 1)[0].decode()
+    text = text.replace('createType="monolithicSparse"', f'createType="{create_type}"')
+    text = text.replace(f'"{path.name}"', f'"{extent}"')
+    data[start:end] = text.encode().ljust(end - start, b"\0")
+    path.write_bytes(bytes(data))
+    return path

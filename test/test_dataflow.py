@@ -144,3 +144,40 @@ def test_digests_glance_computes_are_left_to_it_only_when_they_describe_the_uplo
                     FlowOptions(server_checks=("md5", "sha512")))
     r = flow.drain()
     assert r.deferred == [] and r.verified == ["md5"] and r.digests["md5"] == h("md5", RAW)
+
+
+def test_reads_of_any_size_after_the_head_give_the_exact_bytes():
+    expected = Expected(size=len(RAW), digests={"sha256": h("sha256", RAW)})
+    flow = DataFlow(MemoryStream(RAW, piece=1 << 20), expected)
+    assert flow.head(3000) == RAW[:3000]
+    sizes = [1, 7, 65536, 300_001, 1 << 20, 5 << 20, 1_048_577]
+    out, i = [], 0
+    while True:
+        piece = flow.read(sizes[i % len(sizes)])
+        assert len(piece) <= sizes[i % len(sizes)]
+        if not piece:
+            break
+        out.append(piece)
+        i += 1
+    assert b"".join(out) == RAW and flow.read(10) == b""
+    flow.join()
+    assert flow.result.verified == ["size", "sha256"]
+
+
+class RecordingStream(MemoryStream):
+    def __init__(self, data, piece):
+        super().__init__(data, piece=piece)
+        self.sent = []
+
+    def chunks(self):
+        for chunk in super().chunks():
+            self.sent.append(chunk)
+            yield chunk
+
+
+def test_whole_chunks_are_handed_over_without_a_copy():
+    stream = RecordingStream(RAW, piece=1 << 20)
+    flow = DataFlow(stream, Expected())
+    first, second = flow.read(1 << 20), flow.read(1 << 20)
+    assert first is stream.sent[0] and second is stream.sent[1]
+    flow.close()

@@ -79,3 +79,40 @@ def test_zip_with_two_members_is_refused():
 def test_trailing_zero_padding_after_the_last_stream_is_accepted():
     data = gzip.compress(b"hello") + b"\0" * 4096
     assert b"".join(decompress([data], "gz")) == b"hello"
+
+
+def test_empty_zip_is_refused():
+    empty = zipped([])
+    assert sniff(empty) == "zip"
+    with pytest.raises(DecompressError, match="empty"):
+        b"".join(decompress(chunked(empty), "zip"))
+
+
+def test_an_empty_member_is_an_empty_image():
+    assert b"".join(decompress(chunked(zipped([("disk.img", b"")], zipfile.ZIP_STORED)), "zip")) == b""
+
+
+@pytest.mark.parametrize("outer,inner,data", [
+    ("gz", "gzip", gzip.compress(gzip.compress(DATA))),
+    ("zip", "zip", zipped([("disk.zip", zipped([("disk.img", DATA)]))])),
+    ("zip", "zip", zipped([("disk.zip", zipped([]))], zipfile.ZIP_STORED)),
+    ("bz2", "xz", bz2.compress(lzma.compress(DATA[:4096]))),
+    ("xz", "gzip", lzma.compress(gzip.compress(DATA[:4096]))),
+])
+def test_nested_compression_is_refused(outer, inner, data):
+    assert sniff(data) == outer
+    with pytest.raises(DecompressError, match=f"holds {inner} data again: nested compression"):
+        b"".join(decompress(chunked(data, 7), outer))
+
+
+def test_refused_before_the_inner_stream_is_passed_on():
+    out = decompress(chunked(gzip.compress(gzip.compress(DATA))), "gz")
+    with pytest.raises(DecompressError):
+        next(out)  # not a single byte of the inner archive comes out
+
+
+def test_cli_dry_run_refuses_nested_compression(run_cli, tmp_path):
+    path = tmp_path / "disk.img.gz.gz"
+    path.write_bytes(gzip.compress(gzip.compress(b"\xeb\x63\x90" + DATA)))
+    res = run_cli("glancing", "-d", "--allow-unverified", str(path), lab_env=False)
+    assert res.returncode == 1 and "nested compression" in res.stderr and "Traceback" not in res.stderr

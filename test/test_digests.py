@@ -1,6 +1,7 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
 import hashlib
 import os
+import threading
 
 import pytest
 
@@ -20,6 +21,12 @@ def test_sums_option_guesses_only_the_fixed_table():
 def test_sums_option_rejects_unknown_lengths_and_non_hex(bad):
     with pytest.raises(UsageError):
         d.parse_sums_option(bad)
+
+
+@pytest.mark.parametrize("empty", ["", ":", " : ", "::"])
+def test_sums_option_without_any_digest_is_a_usage_error(empty):
+    with pytest.raises(UsageError, match="gives no digest"):
+        d.parse_sums_option(empty)
 
 
 def test_sums_option_conflicting_values_are_an_error():
@@ -78,11 +85,24 @@ def test_threads_are_planned_one_per_core_balanced_by_cost():
     groups = d.plan_threads(["md5", "sha1", "sha256", "sha512"], 2)
     assert len(groups) == 2 and sorted(sum(groups, [])) == ["md5", "sha1", "sha256", "sha512"]
     # the two most expensive never share a thread when there are two
-    heavy = sorted(["md5", "sha1", "sha256", "sha512"], key=d._cost)[-2:]
+    heavy = sorted(["md5", "sha1", "sha256", "sha512"], key=d.hash_cost)[-2:]
     assert not any(set(heavy) <= set(g) for g in groups)
     assert sorted(d.plan_threads(["md5", "sha1"], 8)) == [["md5"], ["sha1"]]  # never more threads than hashes
     [single] = d.plan_threads(["md5", "sha1", "sha256"], 1)
     assert sorted(single) == ["md5", "sha1", "sha256"]
+
+
+def test_multihasher_default_is_one_thread_per_algorithm_on_many_cores():
+    before = set(threading.enumerate())
+    hasher = d.MultiHasher(["md5", "sha1", "sha256", "sha512"])
+    try:
+        names = sorted(t.name for t in set(threading.enumerate()) - before)
+        if len(os.sched_getaffinity(0)) > 1:
+            assert names == ["hash-md5", "hash-sha1", "hash-sha256", "hash-sha512"]
+        else:
+            assert names == []
+    finally:
+        hasher.close()
 
 
 def test_multihasher_grouped_threads_match_hashlib():
@@ -93,3 +113,9 @@ def test_multihasher_grouped_threads_match_hashlib():
             hasher.update(chunk)
         assert hasher.hexdigests() == {a: hashlib.new(a, DATA).hexdigest()
                                        for a in ("md5", "sha1", "sha256", "sha512", "blake2b")}
+
+
+@pytest.mark.parametrize("empty", ["", ":"])
+def test_cli_empty_sums_option_exits_2(run_cli, empty):
+    res = run_cli("glancing", "-d", "-s", empty, "x", lab_env=False)
+    assert res.returncode == 2 and "gives no digest" in res.stderr and "Traceback" not in res.stderr

@@ -11,13 +11,14 @@ so glanceclient's upload fails and Glance never marks a wrong image active.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import queue
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Set
+from typing import Any, BinaryIO, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Set
 
 from glancing.errors import IdentifierMismatch, SizeMismatch, VerificationError
 from glancing.fetch.base import ByteStream
@@ -79,8 +80,9 @@ class DataFlow:
         self.error: Optional[BaseException] = None
         self._queue: "queue.Queue[Any]" = queue.Queue(maxsize=8)
         self._stop = threading.Event()
-        self._buffer: List[bytes] = []
-        self._buffered = 0
+        self._buffer: Deque[bytes] = collections.deque()
+        self._offset = 0  # already read from self._buffer[0]
+        self._buffered = 0  # bytes in the buffer not read yet
         self._eof = False
         self._given_hasher: Optional[_digests.MultiHasher] = None
         self._out_hasher: Optional[_digests.MultiHasher] = None
@@ -265,35 +267,42 @@ class DataFlow:
         """The first ``size`` bytes of the output (fewer at EOF), kept for the following reads."""
         while self._buffered < size and self._pull():
             pass
-        return b"".join(self._buffer)[:size]
+        return b"".join(self._buffer)[self._offset:self._offset + size]
 
     def read(self, size: int = -1) -> bytes:
-        """Up to ``size`` bytes (at least one unless at the end); raises the verdict at the end."""
+        """Up to ``size`` bytes (at least one unless at the end); raises the verdict at the end.
+
+        A whole chunk is handed over as it is; a partial one is sliced from an offset, so a reader
+        asking for less than a chunk costs one copy per byte, not a copy of the rest per call.
+        """
         if size is None or size < 0:
             size = 1 << 62
         while not self._buffer and self._pull():
             pass
-        if not self._buffer:
-            return b""
         out: List[bytes] = []
         taken = 0
         while self._buffer and taken < size:
-            chunk = self._buffer.pop(0)
-            room = size - taken
-            if len(chunk) > room:
-                self._buffer.insert(0, chunk[room:])
-                chunk = chunk[:room]
-            out.append(chunk)
-            taken += len(chunk)
+            chunk = self._buffer[0]
+            end = min(len(chunk), self._offset + size - taken)
+            piece = chunk if self._offset == 0 and end == len(chunk) else chunk[self._offset:end]
+            if end == len(chunk):
+                self._buffer.popleft()
+                self._offset = 0
+            else:
+                self._offset = end
+            out.append(piece)
+            taken += len(piece)
         self._buffered -= taken
-        return b"".join(out) if len(out) != 1 else out[0]
+        if not out:
+            return b""
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def drain(self) -> FlowResult:
         """Read everything (dry run) and return the result; raises the verdict."""
         self._buffer.clear()
         while self._pull():
             self._buffer.clear()  # nothing consumes the bytes: drop them without copying
-        self._buffered = 0
+        self._buffered = self._offset = 0
         self.join()
         return self.result
 

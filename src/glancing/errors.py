@@ -91,6 +91,10 @@ class FormatMismatch(VerificationError):
     """The detected disk format differs from the declared or requested one."""
 
 
+class UnsafeImage(VerificationError):
+    """The disk image references other files (a backing file, an external data file, VMDK extents)."""
+
+
 class SourceError(GlancingError):
     """The image or its record could not be read: missing file, network or HTTP error."""
 

@@ -179,7 +179,7 @@ def _disk_format(flow: DataFlow, spec: ImageSpec, options: ImportOptions) -> str
     if not head:
         flow.drain()  # an empty source: let the size check speak first when it applies
         raise FormatMismatch(f"{spec.source} is empty")
-    detected = probe.detect(head)
+    detected = probe.detect(head, source=spec.source)
     log.debug("qemu-img detected %s", detected)
     return probe.reconcile(detected, options.disk_format, spec.disk_format, options.force)
 

@@ -14,9 +14,10 @@ import resource
 import shutil
 import subprocess
 import tempfile
-from typing import Optional
+from typing import Any, Dict, Optional
 
-from glancing.errors import FormatMismatch, GlancingError, UsageError
+from glancing.errors import EnvironmentProblem, FormatMismatch, UsageError, VerificationError
+from glancing.transform import safety
 
 # VHDX keeps its metadata region 1-2 MiB in: 8 MiB covers every format qemu probes at the start.
 PROBE_BYTES = 8 << 20
@@ -29,8 +30,13 @@ QEMU_TO_GLANCE = {
 GLANCE_DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
 
 
-class ProbeError(GlancingError):
-    """qemu-img is missing or could not read the image head."""
+class ProbeError(VerificationError):
+    """qemu-img could not read the image head: a corrupt or truncated header (exit 1)."""
+
+
+# Magic numbers, only to name the format in a message when qemu-img refuses a header.
+_MAGIC_NAMES = ((b"QFI\xfb", "qcow2"), (b"KDMV", "vmdk"), (b"COWD", "vmdk"), (b"conectix", "vhd"),
+                (b"vhdxfile", "vhdx"), (b"QED\x00", "qed"))
 
 
 def _limits() -> None:  # pragma: no cover - runs in the child
@@ -46,44 +52,75 @@ def _is_tar(head: bytes) -> bool:
     return head[257:262] == b"ustar"
 
 
-def qemu_format(path: str) -> str:
-    """qemu-img's name for the format of the file at ``path``."""
+def _format_named(head: bytes) -> str:
+    for magic, name in _MAGIC_NAMES:
+        if head.startswith(magic):
+            return name
+    return "disk image"
+
+
+def qemu_info(path: str, source: str, head: bytes = b"") -> Dict[str, Any]:
+    """qemu-img's JSON description of the file at ``path``; errors name ``source``, not ``path``.
+
+    It runs in the probe file's own private directory, so a relative name in the image resolves
+    to nothing there.
+    """
     exe = shutil.which("qemu-img")
     if exe is None:
-        raise ProbeError("qemu-img not found: install qemu-utils (Debian/Ubuntu) or qemu-img (RHEL)")
+        raise EnvironmentProblem("qemu-img not found: install qemu-utils (Debian/Ubuntu) or qemu-img (RHEL)")
     try:
-        done = subprocess.run([exe, "info", "--output=json", "--", path], capture_output=True, text=True,
-                              timeout=60, preexec_fn=_limits, stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run([exe, "info", "--output=json", "--", path], capture_output=True,
+                              encoding="utf-8", errors="replace", timeout=60, preexec_fn=_limits,
+                              stdin=subprocess.DEVNULL, check=False, cwd=os.path.dirname(path) or None)
     except subprocess.TimeoutExpired as e:
-        raise ProbeError("qemu-img info timed out on the image head") from e
+        raise ProbeError(f"qemu-img info timed out on the head of {source}") from e
     if done.returncode != 0:
-        raise ProbeError(f"qemu-img info failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
-    return str(json.loads(done.stdout)["format"])
+        lines = done.stderr.strip().splitlines()
+        detail = lines[-1] if lines else f"qemu-img exited {done.returncode}"
+        detail = detail.replace(f"qemu-img: Could not open '{path}': ", "").replace(path, source)
+        detail = safety.printable(detail)
+        raise ProbeError(f"corrupt {_format_named(head)} header in {source}: {detail}")
+    try:
+        return dict(json.loads(done.stdout))
+    except ValueError as e:
+        raise ProbeError(f"qemu-img gave unreadable output for {source}") from e
 
 
-def detect(head: bytes, tmpdir: Optional[str] = None) -> str:
+def qemu_format(path: str, source: Optional[str] = None) -> str:
+    """qemu-img's name for the format of the file at ``path``."""
+    return str(qemu_info(path, source or path)["format"])
+
+
+def detect(head: bytes, tmpdir: Optional[str] = None, source: str = "the image") -> str:
     """Glance's disk_format for an image that starts with ``head`` (at most PROBE_BYTES used).
 
-    Raises FormatMismatch for an OVA (tar) archive, which is not imported yet, and for formats
-    Glance does not store; ProbeError when qemu-img cannot run.
+    Raises UnsafeImage for an image that references other files (checked before qemu-img reads
+    it), FormatMismatch for an OVA (tar) archive, which is not imported yet, and for formats
+    Glance does not store; ProbeError for a header qemu-img cannot read; EnvironmentProblem
+    when qemu-img is missing. Messages name ``source``, never the temporary probe file.
     """
     head = head[:PROBE_BYTES]
     if _is_tar(head):
-        raise FormatMismatch("the image is an OVA/tar archive; OVA import is not supported yet: "
+        raise FormatMismatch(f"{source} is an OVA/tar archive; OVA import is not supported yet: "
                              "extract the disk image and import that")
-    fd, path = tempfile.mkstemp(prefix="glancing-probe-", dir=tmpdir)
+    safety.check_head(head, source)
+    workdir = tempfile.mkdtemp(prefix="glancing-probe-", dir=tmpdir)
+    path = os.path.join(workdir, "head")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(path, "wb") as f:
             f.write(head)
-        found = qemu_format(path)
+        info = qemu_info(path, source, head)
+        safety.check_info(info, path, source)
     finally:
-        os.unlink(path)
+        shutil.rmtree(workdir, ignore_errors=True)
+    found = str(info.get("format"))
     if found == "raw" and _is_iso9660(head):
         return "iso"
     try:
         return QEMU_TO_GLANCE[found]
     except KeyError:
-        raise FormatMismatch(f"qemu-img detected the format {found!r}, which Glance does not store") from None
+        raise FormatMismatch(f"qemu-img detected the format {found!r} in {source}, "
+                             "which Glance does not store") from None
 
 
 def reconcile(detected: str, requested: Optional[str], declared: Optional[str], force: bool) -> str:

@@ -57,7 +57,11 @@ def add_expected(into: Dict[str, str], algorithm: str, value: str, where: str) -
 
 
 def parse_sums_option(text: str) -> Dict[str, str]:
-    """Parse ``-s`` (colon-separated hex digests; algorithm guessed from the fixed length table)."""
+    """Parse ``-s`` (colon-separated hex digests; algorithm guessed from the fixed length table).
+
+    Empty items between colons are tolerated (a trailing ``:`` from a script), but an option
+    with no digest at all (``-s ''``, ``-s :``) is a UsageError: it must never mean "no check".
+    """
     result: Dict[str, str] = {}
     for item in text.split(":"):
         item = item.strip()
@@ -71,6 +75,8 @@ def parse_sums_option(text: str) -> Dict[str, str]:
                 f"-s: a digest of {len(item)} hex digits matches no algorithm "
                 "(md5/sha1/sha224/sha256/sha384/sha512); name it with --digest ALG:HEX")
         add_expected(result, algorithm, item.lower(), "-s")
+    if not result:
+        raise UsageError(f"-s {text!r} gives no digest: expected HEX[:HEX...]")
     return result
 
 
@@ -123,12 +129,16 @@ def parse_sums_file(text: str, image_name: str, where: str) -> Dict[str, str]:
 
 
 @functools.lru_cache(maxsize=None)
-def _cost(algorithm: str) -> float:
-    """Seconds to hash 1 MiB here: relative costs differ by CPU (SHA-NI makes sha256 cheaper than md5)."""
-    h = hashlib.new(algorithm)
-    start = time.perf_counter()
-    h.update(_PROBE)
-    return time.perf_counter() - start
+def hash_cost(algorithm: str) -> float:
+    """Seconds to hash 1 MiB here (best of three): relative costs differ by CPU (SHA-NI makes sha256
+    cheaper than md5). Only a hint for grouping when threads are fewer than algorithms."""
+    best = float("inf")
+    for _ in range(3):
+        h = hashlib.new(algorithm)
+        start = time.perf_counter()
+        h.update(_PROBE)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 _PROBE = bytes(1 << 20)
@@ -137,11 +147,13 @@ _PROBE = bytes(1 << 20)
 def plan_threads(algorithms: Sequence[str], workers: int) -> List[List[str]]:
     """Split the algorithms into at most ``workers`` groups of about equal cost (longest first)."""
     groups: List[List[str]] = [[] for _ in range(max(1, min(workers, len(algorithms))))]
+    if len(groups) == len(algorithms):
+        return [[alg] for alg in sorted(algorithms)]  # one each: no cost to measure
     loads = [0.0] * len(groups)
-    for alg in sorted(algorithms, key=lambda a: (-_cost(a), a)):
+    for alg in sorted(algorithms, key=lambda a: (-hash_cost(a), a)):
         i = loads.index(min(loads))
         groups[i].append(alg)
-        loads[i] += _cost(alg)
+        loads[i] += hash_cost(alg)
     return [g for g in groups if g]
 
 
@@ -156,10 +168,12 @@ class MultiHasher:
     """Feeds every chunk to one hashlib object per algorithm, on all cores.
 
     hashlib releases the GIL on buffers over 2 KiB, so the algorithms run in parallel while the
-    caller goes on downloading, decompressing and uploading. They are packed into one thread per
-    core, balanced by each algorithm's measured cost: more threads than cores only add switches,
-    and a thread that runs two hashes over a chunk finds it still in cache. Queues are bounded,
-    so memory stays flat: a slow hasher slows the stream instead of buffering it.
+    caller goes on downloading, decompressing and uploading. On a multi-core host each algorithm
+    gets its own thread and the kernel balances them: a static split of four hashes over two
+    cores is never even (md5+sha256 against sha512+sha1 leaves one core idle ~15% of the time),
+    and a split planned from a timing taken on a busy host can be far worse. ``workers`` caps the
+    threads (grouped by measured cost). Queues are bounded, so memory stays flat: a slow hasher
+    slows the stream instead of buffering it.
     """
 
     _DONE = None
@@ -171,7 +185,9 @@ class MultiHasher:
         self._queues: List["queue.Queue[Optional[bytes]]"] = []
         self._threads: List[threading.Thread] = []
         self._closed = False
-        groups = plan_threads(self.algorithms, workers or _cores()) if self.algorithms else []
+        if workers is None:
+            workers = len(self.algorithms) if _cores() > 1 else 1
+        groups = plan_threads(self.algorithms, workers) if self.algorithms else []
         if len(groups) > 1:
             for group in groups:
                 q: "queue.Queue[Optional[bytes]]" = queue.Queue(maxsize=depth)
