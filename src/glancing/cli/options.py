@@ -91,8 +91,8 @@ def http_settings(settings: Settings) -> Any:
 
     known = {f.name for f in dataclasses.fields(HttpSettings)}
     values = {name: settings.get("fetch", name) for name in
-              ("connect_timeout", "read_timeout", "stall_timeout", "min_speed", "retries", "backoff",
-               "ca_file", "proxy") if name in known}
+              ("connect_timeout", "read_timeout", "stall_timeout", "min_speed", "max_reconnects", "retries",
+               "backoff", "ca_file", "tls_verify", "proxy") if name in known}
     return HttpSettings(**values)
 
 
@@ -103,7 +103,7 @@ def trust_policy(args: argparse.Namespace, settings: Optional[Settings] = None) 
 
     if getattr(args, "no_signature", False):
         return UnsafeNoVerify()
-    return TrustPolicy(from_settings(settings or load_settings(args), args.endorser))
+    return TrustPolicy.load(from_settings(settings or load_settings(args), args.endorser))
 
 
 def source_settings(args: argparse.Namespace, settings: Optional[Settings] = None) -> SourceSettings:
