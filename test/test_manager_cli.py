@@ -56,3 +56,40 @@ def test_cron_files_use_real_options():
         assert args.lock == "/run/lock/glance_manager.lock" and args.metrics_file.endswith(".prom")
     timer = (ROOT / "cron" / "glance_manager.timer").read_text()
     assert "Unit=glance_manager.service" in timer and "OnCalendar=" in timer
+
+
+def test_json_errors_for_usage_and_lock(tmp_path, capsys):
+    import json
+
+    assert main(["--json", "--bogus"]) == 2
+    out = capsys.readouterr()
+    assert json.loads(out.out)["exit_code"] == 2 and out.err.startswith("glance_manager: error: ")
+    listing = tmp_path / "l.txt"
+    listing.write_text(mpid("a") + "\n")
+    lock = str(tmp_path / "gm.lock")
+    with RunLock(lock):
+        assert main(["-l", str(listing), "--lock", lock, "--json"]) == 6
+    out = capsys.readouterr()
+    assert json.loads(out.out) == {"status": "error", "exit_code": 6, "error": out.err.strip().split("error: ", 1)[1]}
+
+
+def test_bad_metrics_path_is_a_usage_error_before_the_run(tmp_path, capsys):
+    listing = tmp_path / "l.txt"
+    listing.write_text(mpid("a") + "\n")
+    lock = tmp_path / "gm.lock"
+    for bad in (tmp_path / "no" / "dir.prom", tmp_path):
+        assert main(["-l", str(listing), "--lock", str(lock), "--metrics", str(bad)]) == 2
+        assert "--metrics" in capsys.readouterr().err
+    assert not lock.exists()  # refused before the lock, the marketplace or Glance
+
+
+def test_manager_settings_come_from_the_config_file(tmp_path, capsys):
+    conf = tmp_path / "glancing.conf"
+    conf.write_text("[manager]\njobs = 0\n")
+    listing = tmp_path / "l.txt"
+    listing.write_text("")
+    assert main(["-l", str(listing), "--config", str(conf), "--lock", str(tmp_path / "x.lock")]) == 2
+    assert "--jobs 1 or more" in capsys.readouterr().err
+    conf.write_text("[manager]\njobs = many\n")
+    assert main(["-l", str(listing), "--config", str(conf)]) == 7
+    assert "[manager] jobs: expected a whole number" in capsys.readouterr().err

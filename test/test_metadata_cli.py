@@ -73,3 +73,18 @@ def test_missing_file_is_one_line_and_exit_3(run_cli, tmp_path: Path) -> None:
     assert result.returncode == 3 and result.stderr.count("\n") == 1 and "nope.img" in result.stderr
     verbose = run_cli("glancing-metadata", "-v", "id", str(tmp_path / "nope.img"))
     assert verbose.returncode == 3 and "Traceback" in verbose.stderr
+
+
+def test_json_results_and_errors(run_cli, tmp_path: Path) -> None:
+    import json
+
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<rdf:RDF")
+    res = run_cli("glancing-metadata", "--json", "validate", str(bad), lab_env=False)
+    out = json.loads(res.stdout)
+    assert res.returncode == 5 and out["status"] == "invalid" and out["files"][0]["valid"] is False
+    res = run_cli("glancing-metadata", "--json", "frobnicate", lab_env=False)
+    assert res.returncode == 2 and json.loads(res.stdout)["exit_code"] == 2
+    assert len(res.stderr.strip().splitlines()) == 1
+    res = run_cli("glancing-metadata", "--json", "id", str(tmp_path / "missing.img"), lab_env=False)
+    assert res.returncode == 3 and json.loads(res.stdout)["status"] == "error"

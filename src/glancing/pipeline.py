@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import tempfile
 import re
 import threading
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class ImportOptions:
     force: bool = False
     check_digests: bool = True
     keep_temps: bool = False
+    tmp_dir: Optional[str] = None  # where -k keeps the bytes ([fetch] tmp_dir); None: the system's
     backup_dir: Optional[str] = None
     disk_format: Optional[str] = None
     container_format: str = "bare"
@@ -150,7 +152,7 @@ def import_image(spec: ImageSpec, options: ImportOptions, target: Optional[Targe
                         allow_local=spec.origin is not Origin.REMOTE)
     flow = DataFlow(stream, spec.expected, FlowOptions(
         check_digests=options.check_digests, force=options.force,
-        keep_dir=(os.environ.get("TMPDIR") or "/tmp") if options.keep_temps else None,
+        keep_dir=(options.tmp_dir or tempfile.gettempdir()) if options.keep_temps else None,
         progress=options.progress, upload_algorithms=computes,
         server_checks=() if options.dry_run or options.force else computes))
     try:

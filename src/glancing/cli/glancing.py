@@ -11,7 +11,6 @@ from typing import Dict, List, Optional, Sequence
 from glancing import __version__, errors
 from glancing.cli import common, options
 from glancing.errors import UsageError
-from glancing.fetch import HttpSettings, new_session, read_small
 from glancing.model import ImageSpec
 from glancing.pipeline import ImportOptions, ImportResult, import_image
 from glancing.settings import Settings
@@ -19,6 +18,7 @@ from glancing.targets.glance.auth import register_arguments
 from glancing.sources import resolve
 from glancing.sources.plain import file_name
 from glancing.verify import digests as _digests
+from glancing.verify.sums import expected_from_sums
 
 log = logging.getLogger("glancing")
 
@@ -140,23 +140,12 @@ def inline_digests(args: argparse.Namespace) -> Dict[str, str]:
     return found
 
 
-def sums_file_digests(args: argparse.Namespace, image_file: str, found: Dict[str, str],
-                      http: HttpSettings) -> Dict[str, str]:
-    """``found`` plus what each -S file lists for ``image_file`` (each file must list it)."""
-    found = dict(found)
-    for sums in args.sums_files:
-        data = read_small(sums, new_session(), http, limit=16 << 20)
-        listed = _digests.parse_sums_file(data.decode("utf-8", "replace"), image_file, sums)
-        for alg, value in listed.items():
-            _digests.add_expected(found, alg, value, sums)
-    return found
-
-
 def _options(args: argparse.Namespace, settings: Settings, properties: Dict[str, str],
              progress: Optional[common.Progress]) -> ImportOptions:
     return ImportOptions(
         name=args.name, dry_run=args.dry_run, force=args.force, check_digests=not args.no_checksum,
-        keep_temps=args.keep_temps, backup_dir=settings.get("glance", "backup_dir"),
+        keep_temps=args.keep_temps, tmp_dir=settings.get("fetch", "tmp_dir"),
+        backup_dir=settings.get("glance", "backup_dir"),
         disk_format=args.disk_format, container_format=settings.get("glance", "container_format"),
         visibility=settings.get("glance", "visibility"), properties=properties,
         allow_unverified=args.allow_unverified, http=options.http_settings(settings), progress=progress)
@@ -187,7 +176,8 @@ def _import(args: argparse.Namespace) -> int:
     properties = _properties(args.property)
     settings = options.load_settings(args)
     spec: ImageSpec = resolve(args.source, options.source_settings(args, settings))
-    spec = _merge(spec, sums_file_digests(args, file_name(spec.source), inline, options.http_settings(settings)))
+    spec = _merge(spec, expected_from_sums(args.sums_files, file_name(spec.source), options.http_settings(settings),
+                                           known=inline))
     target = None
     if not args.dry_run:
         from glancing.targets.glance import connect

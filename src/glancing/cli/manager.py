@@ -15,6 +15,8 @@ from glancing.errors import UsageError
 from glancing.manager import service
 from glancing.manager.lock import default_lock_path
 from glancing.manager.run import SyncOptions
+from glancing.pipeline import ImportOptions
+from glancing.settings import Settings
 from glancing.manager.status import format_status
 from glancing.sources.marketplace import marketplace_base
 from glancing.targets.base import Target
@@ -48,7 +50,7 @@ EPILOG = f"""\
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     """The glance_manager argument parser (auth options included)."""
-    p = argparse.ArgumentParser(prog="glance_manager", description=DESCRIPTION, epilog=EPILOG,
+    p = common.Parser(prog="glance_manager", description=DESCRIPTION, epilog=EPILOG,
                                 usage="glance_manager [options] -l LIST [-l LIST ...] | status | rollback APPLIANCE",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", nargs="?", default="sync", choices=("sync", "status", "rollback"),
@@ -58,19 +60,21 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     p.add_argument("-l", "--list", "--vmlist", action="append", default=[], metavar="LIST",
                    help="file of marketplace IDs, one per line (repeatable; see img_list.txt.example)")
     p.add_argument("--dry-run", action="store_true", help="print the plan; change nothing in Glance")
-    p.add_argument("--keep", type=int, default=1, metavar="N", help="backups kept per appliance (default 1)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="images handled in parallel (default 1)")
-    p.add_argument("--lock", default=None, metavar="FILE",
-                   help=f"lock file; a second run exits with status 6 (default {default_lock_path()})")
+    p.add_argument("--keep", type=int, metavar="N", help="backups kept per appliance ([manager] keep, default 1)")
+    p.add_argument("--jobs", type=int, metavar="N", help="images handled in parallel ([manager] jobs, default 1)")
+    p.add_argument("--lock", metavar="FILE",
+                   help=f"lock file; a second run exits with status 6 ([manager] lock, default {default_lock_path()})")
     p.add_argument("--json", action="store_true", help="print the run report (or status) as JSON on stdout")
     # dest is not "metrics": openstack.config reads every namespace attribute as a cloud setting,
     # and its own "metrics" setting must be a dict.
     p.add_argument("--metrics", dest="metrics_file", metavar="FILE",
-                   help="write Prometheus text-file collector metrics to FILE (atomically)")
+                   help="write Prometheus text-file collector metrics to FILE (atomically; [manager] metrics)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug messages and tracebacks")
     p.add_argument("-q", "--quiet", action="store_true", help="errors only")
     options.add_record_options(p, image_list=False)
+    options.add_fetch_options(p)
     options.add_trust_options(p)
+    options.add_config_option(p)
     register_arguments(p, argv)
     return p
 
@@ -83,21 +87,29 @@ def _connect(args: argparse.Namespace) -> Any:
     return connect
 
 
-def _fetcher(args: argparse.Namespace) -> Any:
+def _fetcher(args: argparse.Namespace, settings: Settings) -> Any:
     def fetcher() -> Any:
         from glancing.sources import marketplace_spec
 
-        settings = options.source_settings(args)  # one trust policy (CA dir, CRLs) for the whole run
-        return lambda mpid: marketplace_spec(mpid, settings)
+        sources = options.source_settings(args, settings)  # one trust policy (CA dir, CRLs) for the run
+        return lambda mpid: marketplace_spec(mpid, sources)
     return fetcher
 
 
+def _lock(settings: Settings) -> str:
+    return settings.get("manager", "lock") or default_lock_path()
+
+
 def _sync(args: argparse.Namespace) -> int:
+    settings = options.load_settings(args)
+    sync_options = SyncOptions(dry_run=args.dry_run, keep=settings.get("manager", "keep"),
+                               jobs=settings.get("manager", "jobs"),
+                               import_options=ImportOptions(http=options.http_settings(settings)))
     request = service.SyncRequest(
-        lists=args.list, options=SyncOptions(dry_run=args.dry_run, keep=args.keep, jobs=args.jobs),
-        lock_path=args.lock or default_lock_path(), metrics_file=args.metrics_file,
-        marketplace=marketplace_base(args.url))
-    report = service.run_sync(request, _connect(args), _fetcher(args))
+        lists=args.list, options=sync_options, lock_path=_lock(settings),
+        metrics_file=settings.get("manager", "metrics"),
+        marketplace=marketplace_base(settings.get("sources", "marketplace_url")))
+    report = service.run_sync(request, _connect(args), _fetcher(args, settings))
     if args.json:
         print(report.to_json())
     elif not args.quiet:
@@ -115,7 +127,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    result = service.rollback(_connect(args), args.appliance, args.lock or default_lock_path(), args.dry_run)
+    result = service.rollback(_connect(args), args.appliance, _lock(options.load_settings(args)), args.dry_run)
     print(result.describe())
     return errors.OK
 
@@ -124,15 +136,16 @@ def _unexpected(args: argparse.Namespace) -> int:
     raise UsageError(f"unexpected argument {args.appliance!r}")
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.appliance and args.command != "rollback":
+        return _unexpected(args)
+    return {"sync": _sync, "status": _status, "rollback": _rollback}[args.command](args)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the glance_manager console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(argv).parse_args(argv)
-    common.setup_logging("glance_manager", args.verbose, args.quiet)
-    body = {"sync": _sync, "status": _status, "rollback": _rollback}[args.command]
-    if args.appliance and args.command != "rollback":
-        body = _unexpected
-    return common.run("glance_manager", lambda: body(args), args.verbose)
+    return common.main("glance_manager", argv, lambda a: build_parser(a).parse_args(a), _dispatch)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ from typing import Any, Dict, Optional, Sequence
 
 from glancing import __version__, errors
 from glancing.cli import metadata_verify
-from glancing.cli.common import print_json, run, setup_logging
+from glancing.cli.common import Parser, print_json
+from glancing.cli.common import main as cli_main
+from glancing.cli.options import add_config_option, load_settings
 from glancing.errors import RecordError, SourceError
 from glancing.formats.dates import format_date
 from glancing.formats.detect import Kind, detect, refuse_non_object
@@ -43,14 +45,18 @@ def _read(path: str) -> bytes:
 def run_validate(args: argparse.Namespace) -> int:
     """Print ``FILE: rule: detail`` on stderr per broken rule; 0 when every file is valid."""
     status = errors.OK
+    report = []
     for path in args.files:
         problems = validate(_read(path), path)
+        report.append({"file": path, "valid": not problems, "problems": [str(p) for p in problems]})
         for problem in problems:
             print(f"{path}: {problem}", file=sys.stderr)
         if problems:
             status = errors.RECORD_REFUSED
-        elif not args.quiet:
+        elif not args.quiet and not args.json:
             print(f"{path}: valid")
+    if args.json:
+        print_json({"status": "valid" if status == errors.OK else "invalid", "files": report})
     return status
 
 
@@ -60,7 +66,7 @@ def run_show(args: argparse.Namespace) -> int:
     if Path(source).exists() or not marketplace.is_identifier(source):
         print_json({"source": source, **_show_file(_read(source), source)})
         return errors.OK
-    records, source = marketplace.fetch_records(source, marketplace.marketplace_base(args.url))
+    records, source = marketplace.fetch_records(source, marketplace.marketplace_base(load_settings(args).get("sources", "marketplace_url")))
     print_json({"source": source, "records": [r.to_json() for r in records]})
     return errors.OK
 
@@ -96,7 +102,11 @@ def _jsonable(value: Any) -> Any:
 
 def run_id(args: argparse.Namespace) -> int:
     """Print the marketplace identifier of an image file."""
-    print(identifier_of_file(args.image))
+    identifier = identifier_of_file(args.image)
+    if args.json:
+        print_json({"image": args.image, "identifier": identifier})
+    else:
+        print(identifier)
     return errors.OK
 
 
@@ -114,8 +124,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "not checked: glancing-metadata verify does that).")
     p.add_argument("record", metavar="FILE|ID")
     p.add_argument("-u", "--url", metavar="URL",
-                   help=f"marketplace base URL (default ${marketplace.ENV_MARKETPLACE_URL}, else "
-                        f"{marketplace.DEFAULT_MARKETPLACE_URL}, which no longer answers)")
+                   help="marketplace base URL ([sources] marketplace_url, $GLANCING_MARKETPLACE_URL; the "
+                        "2016 default no longer answers)")
     p.set_defaults(func=run_show)
     p = subparsers.add_parser("id", help="print the marketplace identifier of an image file",
                               description="Print the 27-character identifier of IMAGE (its SHA-1 in "
@@ -126,9 +136,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every available subcommand."""
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=errors.EXIT_CODES_HELP,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog=PROG, description=DESCRIPTION, epilog=errors.EXIT_CODES_HELP,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of errors")
+    parser.add_argument("--json", action="store_true",
+                        help="results as JSON on stdout, and every error as a JSON object there too")
+    add_config_option(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register(subparsers)
@@ -138,9 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Console entry point; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    setup_logging(PROG, args.verbose, quiet=False)
-    return run(PROG, lambda: args.func(args), args.verbose)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return cli_main(PROG, argv, build_parser().parse_args, lambda args: args.func(args))
 
 
 if __name__ == "__main__":

@@ -118,6 +118,18 @@ def write_atomically(path: str, text: str, mode: int = 0o644) -> None:
         raise UsageError(f"cannot write metrics file {path}: {exc.strerror or exc}") from exc
 
 
+def check_metrics_path(path: str) -> None:
+    """Refuse, before a run, a metrics file that could not be written after it: the run's own exit
+    code must not be hidden by a usage error at the end. Raises UsageError."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"--metrics {path}: is a directory")
+    if not os.path.isdir(directory):
+        raise UsageError(f"--metrics {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"--metrics {path}: directory {directory} is not writable")
+
+
 def write_metrics(path: str, report: RunReport) -> RunMetrics:
     """Write the metrics of ``report`` to ``path`` (keeping the previous last success time on a
     failed run) and return them. Raises UsageError when the file cannot be written."""

@@ -13,7 +13,7 @@ from glancing.errors import GlancingError, UsageError
 from glancing.manager import actions
 from glancing.manager.lists import read_lists
 from glancing.manager.lock import RunLock
-from glancing.manager.metrics import write_metrics
+from glancing.manager.metrics import check_metrics_path, write_metrics
 from glancing.manager.preflight import check_reachable
 from glancing.manager.report import RunReport
 from glancing.manager.retention import RollbackPlan, plan_rollback
@@ -48,6 +48,8 @@ def run_sync(request: SyncRequest, connect: Connect, fetcher: Callable[[], Fetch
     if options.keep < 0 or options.jobs < 1:
         raise UsageError("--keep must be 0 or more and --jobs 1 or more")
     image_list = read_lists(request.lists)  # a missing list is an error before anything else
+    if request.metrics_file:
+        check_metrics_path(request.metrics_file)
     report = RunReport(started=_dt.datetime.now(_dt.timezone.utc), dry_run=options.dry_run, keep=options.keep)
     for warning in image_list.warnings:
         log.warning("%s", warning)

@@ -7,8 +7,7 @@ The public StratusLab marketplace (the historical default below) has been gone s
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from glancing.errors import UsageError
 from glancing.fetch import read_small
@@ -20,12 +19,12 @@ if TYPE_CHECKING:
     from glancing.sources.stratuslab import StratusLabRecord
 
 DEFAULT_MARKETPLACE_URL = "https://marketplace.stratuslab.eu/marketplace/metadata"
-ENV_MARKETPLACE_URL = "GLANCING_MARKETPLACE_URL"
 
 
-def marketplace_base(option: Optional[str], environ: Mapping[str, str] = os.environ) -> str:
-    """The base URL: the option, else $GLANCING_MARKETPLACE_URL, else the historical default."""
-    base = option or environ.get(ENV_MARKETPLACE_URL) or DEFAULT_MARKETPLACE_URL
+def marketplace_base(url: Optional[str]) -> str:
+    """The base URL ([sources] marketplace_url, which -u and $GLANCING_MARKETPLACE_URL set), else the
+    historical default. Raises UsageError for a URL that is not http(s)."""
+    base = url or DEFAULT_MARKETPLACE_URL
     if not base.startswith(("http://", "https://")):
         raise UsageError(f"marketplace URL {base!r} must be an http:// or https:// URL")
     return base.rstrip("/")
