@@ -182,7 +182,7 @@ def _import(args: argparse.Namespace) -> int:
     if not args.dry_run:
         from glancing.targets.glance import connect
 
-        target = connect(args)
+        target = connect(args, options.glance_settings(settings))
     progress = common.Progress() if common.want_progress(args) else None
     try:
         result = import_image(spec, _options(args, settings, properties, progress), target)

@@ -79,11 +79,11 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     return p
 
 
-def _connect(args: argparse.Namespace) -> Any:
+def _connect(args: argparse.Namespace, settings: Settings) -> Any:
     def connect() -> Target:
         from glancing.targets.glance import connect as glance
 
-        return glance(args)
+        return glance(args, options.glance_settings(settings))
     return connect
 
 
@@ -109,7 +109,7 @@ def _sync(args: argparse.Namespace) -> int:
         lists=args.list, options=sync_options, lock_path=_lock(settings),
         metrics_file=settings.get("manager", "metrics"),
         marketplace=marketplace_base(settings.get("sources", "marketplace_url")))
-    report = service.run_sync(request, _connect(args), _fetcher(args, settings))
+    report = service.run_sync(request, _connect(args, settings), _fetcher(args, settings))
     if args.json:
         print(report.to_json())
     elif not args.quiet:
@@ -118,7 +118,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    rows = service.status(_connect(args)())
+    rows = service.status(_connect(args, options.load_settings(args))())
     if args.json:
         common.print_json([r.to_dict() for r in rows])
     else:
@@ -127,7 +127,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    result = service.rollback(_connect(args), args.appliance, _lock(options.load_settings(args)), args.dry_run)
+    settings = options.load_settings(args)
+    result = service.rollback(_connect(args, settings), args.appliance, _lock(settings), args.dry_run)
     print(result.describe())
     return errors.OK
 

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 from typing import Any, Dict, Optional
 
+from glancing.cli import common
 from glancing.settings import Settings
 from glancing.sources import SourceSettings
 
@@ -93,7 +94,17 @@ def http_settings(settings: Settings) -> Any:
     values = {name: settings.get("fetch", name) for name in
               ("connect_timeout", "read_timeout", "stall_timeout", "min_speed", "max_reconnects", "retries",
                "backoff", "ca_file", "tls_verify", "proxy") if name in known}
+    if values.get("tls_verify") is False:
+        common.UNSAFE.warning("[fetch] tls_verify is off: https downloads accept any certificate")
     return HttpSettings(**values)
+
+
+def glance_settings(settings: Settings) -> Any:
+    """The ``[glance]`` tunables of the Glance target."""
+    from glancing.targets.glance import GlanceSettings
+
+    return GlanceSettings(retries=settings.get("glance", "retries"), backoff=settings.get("glance", "backoff"),
+                          discard_timeout=settings.get("glance", "discard_timeout"))
 
 
 def trust_policy(args: argparse.Namespace, settings: Optional[Settings] = None) -> Any:
