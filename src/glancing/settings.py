@@ -131,9 +131,18 @@ KEYS: Tuple[Key, ...] = (
     Key("manager", "jobs", _count, 1, "images handled in parallel"),
     Key("manager", "lock", _path, None, "lock file (default: $XDG_RUNTIME_DIR or /run/lock)"),
     Key("manager", "metrics", _path, None, "Prometheus text-file collector output"),
+    Key("manager", "database", _path, "/var/lib/glancing/glancing.db",
+        "subscriptions, image lists, events and verified records (created 0600)"),
+    Key("manager", "on_expire", _choice("hide", "deactivate", "delete"), "deactivate",
+        "what happens to an image its list no longer endorses"),
+    Key("cache", "dir", _path, None, "vmcatcher-compatible image cache (none: images stream into the target)"),
+    Key("cache", "keep_expired", _count, 3, "expired cache files kept"),
+    Key("cache", "verify", _flag, False, "re-hash every cached file each run (else only when size/mtime changed)"),
+    Key("events", "command", _text, None, "shell command run for each vmcatcher event ($VMCATCHER_CACHE_EVENT too)"),
+    Key("events", "timeout", _number, 60.0, "seconds an event command may run before its process group is killed"),
 )
 # Accepted in config files so a site can prepare them; their keys come with the issues that use them.
-RESERVED_SECTIONS = ("cache", "events", "quarantine", "publish", "sharing", "target", "opennebula")
+RESERVED_SECTIONS = ("quarantine", "publish", "sharing", "target", "opennebula")
 _BY_NAME: Dict[Tuple[str, str], Key] = {(k.section, k.name): k for k in KEYS}
 
 
