@@ -21,7 +21,7 @@ import datetime as _dt
 import logging
 import os
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 from glancing.errors import GlancingError, RecordError, RecordExpired, SignatureError, SourceError
 from glancing.fetch import HttpSettings, new_session, read_small
@@ -32,6 +32,7 @@ from glancing.sources import marketplace, plain
 
 if TYPE_CHECKING:
     from glancing.formats.stratuslab.read import StratusLabRecord
+    from glancing.trust.policy import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def _utcnow() -> _dt.datetime:
 class SourceSettings:
     """What resolving a source needs besides the text: trust, marketplace, image list, dates."""
 
-    policy: Any  # glancing.trust.policy.TrustPolicy, or UnsafeNoVerify for --no-signature
+    policy: Verifier  # glancing.trust.policy.TrustPolicy, or UnsafeNoVerify for --no-signature
     marketplace_url: Optional[str] = None
     image_list: Optional[str] = None  # -c LIST: SOURCE is then an image identifier in it
     allow_expired: bool = False
