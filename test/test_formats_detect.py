@@ -84,3 +84,12 @@ def test_importing_the_rdf_reader_leaves_logging_alone() -> None:
             "print(logging.getLogger('rdflib.term').level)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
+
+
+@pytest.mark.parametrize("qemu_format,disk_format", [("qcow2", "qcow2"), ("vmdk", "vmdk"), ("vdi", "vdi"),
+                                                      ("vhdx", "vhdx"), ("vpc", "vhd")])
+def test_real_disk_images_are_recognised_by_magic(tmp_path, qemu_format: str, disk_format: str) -> None:
+    path = tmp_path / f"disk.{qemu_format}"
+    subprocess.run(["qemu-img", "create", "-q", "-f", qemu_format, str(path), "1M"], check=True)
+    found = detect(path.read_bytes())
+    assert found.kind is Kind.DISK and found.disk_format == disk_format and not found.kind.is_document

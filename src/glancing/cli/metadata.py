@@ -1,5 +1,5 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
-"""``glancing-metadata``: check, show and identify StratusLab marketplace records.
+"""``glancing-metadata``: check, show, verify and identify records and image lists.
 
 Each subcommand module offers ``register(subparsers)``, which adds its parser and sets ``func``
 (namespace -> exit code); ``verify`` lives in glancing.cli.metadata_verify. What a file is comes
@@ -29,7 +29,8 @@ from glancing.verify.identifier import identifier_of_file
 PROG = "glancing-metadata"
 
 DESCRIPTION = """\
-Check, show and identify StratusLab marketplace records (RDF/XML or RDF/JSON).
+Check, show, verify and identify StratusLab marketplace records (RDF/XML or RDF/JSON) and
+HEPiX image lists (JSON or S/MIME), recognised by their content, never by their name.
 
 A record's checksums and slreq:bytes describe the UNCOMPRESSED image; its identifier is the
 image's SHA-1 written as 27 base-64 digits (glancing-metadata id IMAGE computes it)."""

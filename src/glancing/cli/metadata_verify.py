@@ -13,13 +13,16 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any, Callable, List, Optional, TextIO, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, TextIO, Tuple
 
 from glancing import errors
 from glancing.cli.options import add_trust_options, trust_policy
 from glancing.errors import RecordError
 from glancing.formats.detect import Kind, detect, refuse_non_object
 from glancing.trust import settings as trust_settings
+
+if TYPE_CHECKING:
+    from glancing.trust.policy import Verifier
 
 DESCRIPTION = """\
 Verify StratusLab records (XML-DSig) and HEPiX image lists (S/MIME): the signature, the signer
@@ -48,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
-def _check_records(policy: Any, data: bytes, path: str, now: dt.datetime) -> str:
+def _check_records(policy: "Verifier", data: bytes, path: str, now: dt.datetime) -> str:
     """Verify every record of an RDF/XML document, then its dates, as an import would."""
     from glancing.formats.stratuslab.read import record_from_tree, refusal
 
@@ -60,7 +63,7 @@ def _check_records(policy: Any, data: bytes, path: str, now: dt.datetime) -> str
     return " | ".join(r.summary for r in verified)
 
 
-def _verdict(policy: Any, data: bytes, path: str, now: dt.datetime) -> str:
+def _verdict(policy: "Verifier", data: bytes, path: str, now: dt.datetime) -> str:
     """The summary of a trusted file; raises the GlancingError that refuses it."""
     found = detect(data, lambda: data)
     refuse_non_object(found, path)
@@ -78,7 +81,7 @@ def _verdict(policy: Any, data: bytes, path: str, now: dt.datetime) -> str:
     raise RecordError(f"{path}: {found.describe()}, not a record or image list")
 
 
-def _verify_one(policy: Any, path: str, now: dt.datetime) -> Tuple[int, str]:
+def _verify_one(policy: "Verifier", path: str, now: dt.datetime) -> Tuple[int, str]:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:

@@ -11,4 +11,8 @@ The bottom layer of the record side: ``trust`` (is it signed by whom it says) an
   vocab.py       namespaces, the marketplace-ID pattern, known disk formats
   versions.py    the one version order
   text.py        cleaning of values read from endorsed content (control characters)
+  stratuslab/    graph.py (RDF/XML, RDF/JSON -> triples), read.py (-> StratusLabRecord), validate.py
+  hepix/         read.py (the list's JSON -> HepixList)
+
+Writers (the publishing side) will sit next to the readers.
 """

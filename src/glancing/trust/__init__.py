@@ -5,8 +5,8 @@ The pipeline needs only :class:`TrustPolicy` (or :class:`UnsafeNoVerify` for
 ``--no-signature``) and :func:`resolve` for its settings.
 """
 
-from glancing.trust.policy import Signer, TrustPolicy, UnsafeNoVerify, VerifiedList, VerifiedRecord
+from glancing.trust.policy import Signer, TrustPolicy, UnsafeNoVerify, VerifiedList, VerifiedRecord, Verifier
 from glancing.trust.settings import TrustSettings, resolve
 
 __all__ = ["Signer", "TrustPolicy", "TrustSettings", "UnsafeNoVerify", "VerifiedList",
-           "VerifiedRecord", "resolve"]
+           "VerifiedRecord", "Verifier", "resolve"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, List, Mapping, Optional, Protocol, Sequence
 
 from cryptography import x509
 from lxml import etree
@@ -81,6 +81,20 @@ class VerifiedList:
     signer: Optional[Signer] = None
     chain: Optional[ChainResult] = None
     endorser: Optional[Endorser] = None
+
+
+class Verifier(Protocol):
+    """What sources need of a policy: TrustPolicy, or UnsafeNoVerify for --no-signature."""
+
+    def verify_stratuslab_all(self, xml_bytes: bytes, what: str, *,
+                              allow_unsigned: bool = False) -> List[VerifiedRecord]: ...
+
+    def verify_stratuslab(self, xml: xmldsig.Document, what: str, *,
+                          allow_unsigned: bool = False) -> VerifiedRecord: ...
+
+    def verify_image_list(self, data: bytes, what: str, seen_version: Optional[str] = None, *,
+                          seen_identifier: Optional[str] = None,
+                          allow_unsigned: bool = False) -> VerifiedList: ...
 
 
 class _Outcome:
