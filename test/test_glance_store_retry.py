@@ -124,3 +124,28 @@ def test_judging_leftovers():
                           now) == "stale-other"
     mine = LeftoverPolicy("glancing")
     assert judge_leftover(pending(host=socket.gethostname(), pid=str(os.getpid())), mine, now) == "live"
+
+
+class Patching(Flaky):
+    """The first PATCH is applied but answered 500 (a lost answer); the image is then as patched."""
+
+    def __init__(self) -> None:
+        super().__init__(glanceclient.exc.HTTPInternalServerError(), glanceclient.exc.HTTPConflict())
+        self.image = {"id": "x", "name": "n", "tags": ["glancing"]}
+
+    def patch(self, url, data=None, headers=None):
+        return self._next("patch", (None, self.image))
+
+    def get(self, url):
+        self.sent.append("get")
+        return None, dict(self.image)
+
+
+def test_an_update_applied_despite_its_error_answer_is_done():
+    client = Patching()
+    assert store(client).update("x", remove=["gone"], tags=["glancing"], name="n")["name"] == "n"
+    assert client.sent == ["patch", "patch", "get"]
+    client = Patching()
+    client.image = {"id": "x", "name": "other", "tags": []}
+    with pytest.raises(GlanceError, match="409"):  # not as asked: the conflict stands
+        store(client).update("x", remove=["gone"], name="n")
