@@ -89,7 +89,8 @@ def test_a_dry_run_refuses_what_the_import_would(tmp_path, dry_run, options, mes
 
 def test_a_wrong_digest_discards_the_staged_upload(tmp_path):
     raw = make_raw(tmp_path / "a.img", size_mib=1)
-    source = ImageSpec(locations=(Location(str(raw)),), origin=Origin.USER, expected=Expected(digests={"sha256": "0" * 64}))
+    source = ImageSpec(locations=(Location(str(raw)),), origin=Origin.USER,
+                       expected=Expected(digests={"sha256": "0" * 64}))
     target = FakeTarget()
     with pytest.raises(DigestMismatch):
         import_image(source, ImportOptions(name="x"), target)
@@ -99,7 +100,8 @@ def test_a_wrong_digest_discards_the_staged_upload(tmp_path):
 
 def test_a_corrupted_stored_copy_is_a_server_fault_and_is_discarded(tmp_path):
     raw = make_raw(tmp_path / "a.img", size_mib=1)
-    source = ImageSpec(locations=(Location(str(raw)),), origin=Origin.USER, expected=Expected(digests={"sha256": digest(raw)}))
+    source = ImageSpec(locations=(Location(str(raw)),), origin=Origin.USER,
+                       expected=Expected(digests={"sha256": digest(raw)}))
     target = FakeTarget()
     target.corrupt = True
     with pytest.raises(ServerDigestMismatch):

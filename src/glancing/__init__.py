@@ -7,8 +7,10 @@ The package reads as the pipeline it implements:
     fetch/      how its bytes are fetched (streaming, retries, HTTP Range resume)
     verify/     how they are checked (size, every digest in one read, identifiers)
     transform/  how they are turned into what Glance stores (decompression, format probing)
-    publish/    how they reach Glance (hidden upload, server-side digest check, swap)
-    retire/     how previous versions are kept, hidden and pruned
+    targets/    where they go: the Target protocol, Glance behind it (staged upload, its own
+                digests checked, release, retire, leftovers of dead runs)
+    retire/     target-neutral retirement policy: backup names, the local copy (-b)
+    publish/    the endorser's publishing side (a later issue)
     pipeline    the one function that runs them in order; the CLIs are thin users of it
 """
 

@@ -36,8 +36,8 @@ from glancing.fetch import HttpSettings, new_session, open_first
 from glancing.model import ImageSpec, Origin
 from glancing.retire import backup as _backup
 from glancing.targets import names
-from glancing.targets.base import (LeftoverPolicy, Limits, Payload, PendingMark, Release, Staged, StageRequest,
-                                   StoredCopy, Target)
+from glancing.targets.base import (LeftoverPolicy, Limits, Payload, PayloadKind, PendingMark, Release, Staged,
+                                   StageRequest, StoredCopy, Target)
 from glancing.targets.glance.target import COMPUTES as GLANCE_COMPUTES, LIMITS as GLANCE_LIMITS
 from glancing.transform import probe
 from glancing.verify.digests import hash_chunks
@@ -143,6 +143,9 @@ def import_image(spec: ImageSpec, options: ImportOptions, target: Optional[Targe
         raise FormatMismatch(f"{spec.source}: the source declares an OVA; OVA import is not supported yet")
     if not options.dry_run and target is None:
         raise UsageError("no Glance to import into")
+    if target is not None and PayloadKind.STREAM not in target.accepts:
+        # A target that registers a URL or a file (OpenNebula) gets its own payload path here.
+        raise UsageError("this target cannot take the verified image as a stream")
     limits = target.limits if target is not None else GLANCE_LIMITS
     computes = tuple(target.computes) if target is not None else GLANCE_COMPUTES
     _refuse_unverified(spec, options)

@@ -1,4 +1,5 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
-"""glance_manager's building blocks: list files, version order, the per-image plan, retention,
-the run lock, the run report and the metrics file. Everything here but ``lock`` and the
-writers in ``metrics`` is pure: no Glance, no network."""
+"""glance_manager: list files, version order, the per-image plan, retention, the run lock, the
+run report and the metrics file (pure, but ``lock`` and the ``metrics`` writer); ``run`` carries
+one sync out against a ``targets.base.Target``; ``service`` holds the commands (sync, status,
+rollback) the CLI calls."""

@@ -7,7 +7,6 @@ is never deleted: unlinking a lock file lets two runs lock two different inodes.
 
 from __future__ import annotations
 
-import datetime as _dt
 import fcntl
 import os
 import socket
@@ -16,6 +15,7 @@ from types import TracebackType
 from typing import Optional, Type
 
 from glancing.errors import LockHeld, UsageError
+from glancing.targets.names import stamp
 
 
 def default_lock_path() -> str:
@@ -72,7 +72,7 @@ class RunLock:
 
     def _write_holder(self) -> None:
         assert self._fd is not None
-        started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        started = stamp()
         text = f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n"
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, text.encode("utf-8"), 0)

@@ -112,8 +112,8 @@ def digest_match(image: ManagedImage, digests: Mapping[str, str], size: Optional
     if image.os_hash_value and algo in digests:
         pairs.append((image.os_hash_value, digests[algo]))
     # The import pipeline records the digests it verified as glancing_<alg> properties.
-    pairs.extend((image.properties[f"glancing_{alg}"], value) for alg, value in digests.items()
-                 if image.properties.get(f"glancing_{alg}"))
+    pairs.extend((image.properties[names.PROP_DIGEST_PREFIX + alg], value) for alg, value in digests.items()
+                 if image.properties.get(names.PROP_DIGEST_PREFIX + alg))
     if not pairs:
         return None
     return all(a.lower() == b.lower() for a, b in pairs)

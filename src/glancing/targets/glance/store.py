@@ -94,9 +94,11 @@ class GlanceStore:
         self._http = client.http_client
         self.retry = retry
 
-    def _call(self, what: str, call: Callable[[], T], gone_is_done: bool = False) -> Optional[T]:
-        """``call()`` under the store's retry policy; with ``gone_is_done`` a 404 after a lost
-        answer means an earlier attempt did it (a delete, an untag)."""
+    def _call(self, what: str, call: Callable[[], T], gone_is_done: bool = False,
+              applied: Optional[Callable[[], Optional[T]]] = None) -> Optional[T]:
+        """``call()`` under the store's retry policy. An error on a later attempt may mean an
+        earlier one was applied although its answer was lost: with ``gone_is_done`` a 404 is
+        success (a delete, an untag); ``applied()`` returns the result when a 409 says so."""
         attempts = [0]
 
         def once() -> Optional[T]:
@@ -105,8 +107,12 @@ class GlanceStore:
                 with _calling(what):
                     return call()
             except GlanceError as e:
-                if gone_is_done and attempts[0] > 1 and is_not_found(e):
+                if attempts[0] > 1 and gone_is_done and is_not_found(e):
                     return None
+                if attempts[0] > 1 and applied is not None and status_of(e) == 409:
+                    done = applied()
+                    if done is not None:
+                        return done
                 raise
         return self.retry.call(once, is_transient, what)
 
@@ -170,9 +176,15 @@ class GlanceStore:
         ops += [{"op": "remove", "path": f"/{key}"} for key in remove]
         if tags is not None:
             ops.append({"op": "replace", "path": "/tags", "value": list(dict.fromkeys(tags))})
+        def applied() -> Optional[Dict[str, Any]]:
+            # Removing a property twice is a 409: was the whole patch in fact applied?
+            now = self.get(image_id)
+            done = all(k not in now for k in remove) and all(now.get(k) == v for k, v in fields.items())
+            return now if done and (tags is None or list(now.get("tags") or ()) == list(dict.fromkeys(tags))) else None
+
         body = self._call(f"update image {image_id}", lambda: self._http.patch(
             f"/v2/images/{image_id}", data=json.dumps(ops),
-            headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})[1])
+            headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})[1], applied=applied)
         return dict(body or {})
 
     def add_tag(self, image_id: str, tag: str) -> None:
