@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import logging
 import sys
 from typing import Dict, List, Optional, Sequence
@@ -148,7 +149,9 @@ def _options(args: argparse.Namespace, settings: Settings, properties: Dict[str,
         backup_dir=settings.get("glance", "backup_dir"),
         disk_format=args.disk_format, container_format=settings.get("glance", "container_format"),
         visibility=settings.get("glance", "visibility"), properties=properties,
-        allow_unverified=args.allow_unverified, http=options.http_settings(settings), progress=progress)
+        allow_unverified=args.allow_unverified, http=options.http_settings(settings),
+        clean_leftovers=settings.get("glance", "clean_leftovers"),
+        stale_upload_after=_dt.timedelta(seconds=settings.get("glance", "stale_upload_after")), progress=progress)
 
 
 def _report(result: ImportResult, as_json: bool, quiet: bool) -> None:

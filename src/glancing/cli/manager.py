@@ -16,6 +16,7 @@ from glancing.manager import service
 from glancing.manager.lock import default_lock_path
 from glancing.manager.run import SyncOptions
 from glancing.pipeline import ImportOptions
+from glancing.retry import RetryPolicy
 from glancing.settings import Settings
 from glancing.manager.status import format_status
 from glancing.sources.marketplace import marketplace_base
@@ -104,7 +105,9 @@ def _sync(args: argparse.Namespace) -> int:
     settings = options.load_settings(args)
     sync_options = SyncOptions(dry_run=args.dry_run, keep=settings.get("manager", "keep"),
                                jobs=settings.get("manager", "jobs"),
-                               import_options=ImportOptions(http=options.http_settings(settings)))
+                               import_options=ImportOptions(http=options.http_settings(settings)),
+                               image_retry=RetryPolicy(retries=settings.get("manager", "image_retries"),
+                                                       backoff=settings.get("manager", "image_backoff")))
     request = service.SyncRequest(
         lists=args.list, options=sync_options, lock_path=_lock(settings),
         metrics_file=settings.get("manager", "metrics"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 from typing import Any, Dict, Optional
 
 from glancing.cli import common
@@ -121,4 +122,5 @@ def source_settings(args: argparse.Namespace, settings: Optional[Settings] = Non
     settings = settings or load_settings(args)
     return SourceSettings(policy=trust_policy(args, settings), marketplace_url=settings.get("sources", "marketplace_url"),
                           image_list=getattr(args, "image_list", None), allow_expired=args.allow_expired,
-                          allow_deprecated=args.allow_deprecated, http=http_settings(settings))
+                          allow_deprecated=args.allow_deprecated, http=http_settings(settings),
+                          clock_skew=datetime.timedelta(seconds=settings.get("trust", "clock_skew")))
