@@ -63,10 +63,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True, scope="session")
 def _no_site_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep the machine's and the user's glancing settings out of every test, in-process and in
-    the commands the tests run: one empty config file, and no GLANCING_* variables."""
+    the commands the tests run: one empty config file, and no GLANCING_* variables (but the harness's own GLANCING_LAB)."""
     empty = tmp_path_factory.mktemp("settings") / "glancing.conf"
     empty.write_text("")
-    saved = {k: v for k, v in os.environ.items() if k.startswith("GLANCING_")}
+    saved = {k: v for k, v in os.environ.items() if k.startswith("GLANCING_") and k != "GLANCING_LAB"}
     for key in saved:
         del os.environ[key]
     os.environ["GLANCING_CONFIG"] = str(empty)
