@@ -132,11 +132,11 @@ class _FirstAnswering:
                     yield chunk
                 return
             except (SourceError, UnsafeLocation) as e:
-                if self._handed_out or not self._todo:
+                if self._handed_out:
                     raise
                 self._stream.close()
                 self._failed(e)
-                self._next()
+                self._next()  # raises the verdict over all locations when none is left
 
     def close(self) -> None:
         if self._stream is not None:

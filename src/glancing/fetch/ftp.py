@@ -37,7 +37,7 @@ class FtpStream:
     def open(cls, url: str, settings: HttpSettings = HttpSettings()) -> "FtpStream":
         """Connect and start the transfer; raise SourceError when that fails."""
         stream = cls(url, settings)
-        timeout = max(settings.connect_timeout, settings.read_timeout)
+        timeout = stream._timeout()
         try:
             stream._response = settings.retry.call(
                 lambda: urllib.request.urlopen(url, timeout=timeout),  # noqa: S310 (scheme checked)
@@ -54,12 +54,24 @@ class FtpStream:
         read1 = getattr(response, "read1", response.read)
         try:
             yield from paced_chunks(read1, self._watch)
+        except TimeoutError as e:  # socket.timeout is TimeoutError since Python 3.10
+            raise SourceError(f"{self.url}: no byte for {self._timeout():g} s ([fetch] read_timeout)") from e
         except (OSError, EOFError) as e:
             raise SourceError(f"cannot read {self.url}: {getattr(e, 'strerror', None) or e}") from e
         if self.size is not None and self._watch.total < self.size:
             raise SourceError(f"{self.url}: connection closed after {self._watch.total} of {self.size} bytes")
 
+    def _timeout(self) -> float:
+        # urllib has one timeout for connecting and reading, control and data connections alike
+        return max(self._settings.connect_timeout, self._settings.read_timeout)
+
     def close(self) -> None:
         if self._response is not None:
+            # urllib waits for the server's end-of-transfer reply before it closes the data
+            # connection, and a server still sending never gives one (a read_timeout per abort):
+            # close the data connection first (response.fp is urllib's close hook, its fp the socket file).
+            data = getattr(getattr(self._response, "fp", None), "fp", None)
+            if data is not None:
+                data.close()
             self._response.close()
             self._response = None

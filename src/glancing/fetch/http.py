@@ -8,8 +8,8 @@ restart from zero is never needed. Every transfer is bounded as a whole (``fetch
 
 Redirects are followed here, hop by hop, so that each target is checked before it is asked:
 only http and https are followed (a ``file://`` or ``ftp://`` target is an UnsafeLocation, as
-a record naming one would be), and never from https down to plain http, since an https URL
-promises what a SUMS file or an unsigned list fetched through it says was not altered in transit.
+a record naming one would be), and never from https down to plain http: a SUMS file or an
+unsigned list named by an https URL is believed because TLS kept it from being altered in transit.
 """
 
 from __future__ import annotations
@@ -52,8 +52,10 @@ _TRANSIENT_ERRORS = (
 class HttpSettings:
     """Every tunable of a download (the ``[fetch]`` settings); times in seconds.
 
-    ``ca_file``/``tls_verify``/``proxy`` given here win over requests' own environment
-    conventions (``REQUESTS_CA_BUNDLE``, ``https_proxy``), which still apply when these are unset.
+    They cover every download: images, SUMS files, image lists, records and marketplace listings
+    (``--os-cacert``/``--insecure`` cover Glance and Keystone only). ``ca_file``/``tls_verify``/
+    ``proxy`` given here win over requests' own environment conventions (``REQUESTS_CA_BUNDLE``,
+    ``https_proxy``, ``no_proxy``), which still apply when these are unset.
     """
 
     connect_timeout: float = 10.0
