@@ -25,7 +25,7 @@ def check_reachable(base: str, http: HttpSettings = HttpSettings(), retry: Optio
 
     ``retry``: how often to ask again (default: twice, from the fetch backoff, no jitter)."""
     policy = retry or RetryPolicy(retries=2, backoff=http.backoff, jitter=False)
-    session = new_session()
+    session = new_session(http)
 
     def probe() -> None:
         session.get(base, timeout=(http.connect_timeout, http.read_timeout), stream=True).close()

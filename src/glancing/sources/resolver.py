@@ -88,7 +88,11 @@ def detect_file(path: str) -> Detected:
 
 def _read(location: str, settings: SourceSettings) -> bytes:
     """A record or list, whole (a path or URL the user named: local files allowed)."""
-    return read_small(location, new_session(), settings.http, MAX_DOCUMENT_BYTES, allow_local=True)
+    session = new_session(settings.http)
+    try:
+        return read_small(location, session, settings.http, MAX_DOCUMENT_BYTES, allow_local=True)
+    finally:
+        session.close()
 
 
 # -- StratusLab records --------------------------------------------------------------------------
