@@ -76,16 +76,16 @@ def vmdk_descriptor(path: Path, extent: str, create_type: str = "monolithicFlat"
     return path
 
 
-def vmdk_sparse_naming(path: Path, create_type: str, extent: str) -> Path:
+def vmdk_sparse_naming(path: Path, create_type: str, extent: str, extent_type: str = "SPARSE") -> Path:
     """A real monolithicSparse VMDK whose embedded descriptor is rewritten to ``create_type`` and
-    an extent ``extent`` (both padded into the descriptor's own space)."""
+    one extent ``extent`` of ``extent_type`` (padded into the descriptor's own space)."""
     _qemu_img("create", "-f", "vmdk", str(path), "16M")
     data = bytearray(path.read_bytes())
     start = int.from_bytes(data[28:36], "little") * 512
     end = start + int.from_bytes(data[36:44], "little") * 512
     text = bytes(data[start:end]).split(b"\0", 1)[0].decode()
     text = text.replace('createType="monolithicSparse"', f'createType="{create_type}"')
-    text = text.replace(f'"{path.name}"', f'"{extent}"')
+    text = text.replace(f'SPARSE "{path.name}"', f'{extent_type} "{extent}"')
     data[start:end] = text.encode().ljust(end - start, b"\0")
     path.write_bytes(bytes(data))
     return path

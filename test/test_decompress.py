@@ -116,3 +116,4 @@ def test_cli_dry_run_refuses_nested_compression(run_cli, tmp_path):
     path.write_bytes(gzip.compress(gzip.compress(b"\xeb\x63\x90" + DATA)))
     res = run_cli("glancing", "-d", "--allow-unverified", str(path), lab_env=False)
     assert res.returncode == 1 and "nested compression" in res.stderr and "Traceback" not in res.stderr
+    assert f"{path}: the gzip data holds gzip data again" in res.stderr

@@ -38,11 +38,13 @@ def _hostile(kind, tmp_path):
         return vmdk_sparse_naming(tmp_path / "x.vmdk", "monolithicFlat", "/etc/passwd"), "monolithicFlat"
     if kind == "vmdk-sparse-extent":
         return vmdk_sparse_naming(tmp_path / "x.vmdk", "monolithicSparse", "/etc/passwd"), "/etc/passwd"
+    if kind == "vmdk-sparse-flat-extent":
+        return vmdk_sparse_naming(tmp_path / "x.vmdk", "monolithicSparse", "passwd", "FLAT"), "(passwd)"
     raise ValueError(kind)
 
 
 KINDS = ["backing", "json-backing", "relative-backing", "data-file", "vmdk-descriptor",
-         "vmdk-sparse-flat", "vmdk-sparse-extent"]
+         "vmdk-sparse-flat", "vmdk-sparse-extent", "vmdk-sparse-flat-extent"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -175,7 +175,7 @@ class DataFlow:
         if compression and self._given_hasher is not None:
             self._given_hasher.update(first)
         chunks = _prepend(first, given)
-        out = _decompress.decompress(chunks, compression) if compression else chunks
+        out = self._named(_decompress.decompress(chunks, compression)) if compression else chunks
         limit = self.expected.size if self.expected.scope is DigestScope.UNCOMPRESSED else None
         assert self._out_hasher is not None
         for chunk in out:
@@ -185,6 +185,13 @@ class DataFlow:
             if limit is not None and self._out_hasher.size > limit and not self.options.force:
                 raise SizeMismatch(limit, self._out_hasher.size, f"{self.stream.url} uncompressed (at least)")
             yield chunk
+
+    def _named(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """``chunks``, with a decompression error naming the source."""
+        try:
+            yield from chunks
+        except _decompress.DecompressError as e:
+            raise _decompress.DecompressError(f"{self.stream.url}: {e}") from None
 
     def _put(self, item: Any) -> None:
         while not self._stop.is_set():

@@ -107,7 +107,7 @@ def _check_vmdk4(head: bytes, source: str) -> None:
     if parent and parent.group(1).strip():
         raise _refuse(f"VMDK image has a parent disk ({_shown(parent.group(1).strip())})", source)
     extents = list(_EXTENT.finditer(descriptor))
-    if len(extents) != 1 or b"/" in (extents[0].group(3) or b""):
+    if len(extents) != 1 or extents[0].group(2) != b"SPARSE" or b"/" in (extents[0].group(3) or b""):
         names = ", ".join(_shown(m.group(3) or b"") for m in extents[:3])
         raise _refuse(f"VMDK image names extents outside itself ({names})", source)
 
