@@ -13,9 +13,10 @@ from dataclasses import replace
 import pytest
 
 from glancing.errors import SourceError
-from glancing.fetch import HttpSettings, new_session, open_first, open_location
+from glancing.fetch import HttpSettings, new_session, open_first
 from glancing.fetch.bounds import Bounds, Watchdog
 from glancing.model import Location
+import fetchkit
 from httpserver import FaultyHTTPServer
 
 DATA = os.urandom(3 * 1024 * 1024 + 77)
@@ -25,22 +26,15 @@ TIGHT = HttpSettings(connect_timeout=1, read_timeout=0.5, retries=2, backoff=0.0
 
 @pytest.fixture()
 def server(tmp_path):
-    (tmp_path / "disk.img").write_bytes(DATA)
-    srv = FaultyHTTPServer(tmp_path).start()
-    yield srv
-    srv.stop()
+    with fetchkit.disk_server(tmp_path, DATA) as srv:
+        yield srv
 
 
-def gets(server):
-    return [r for r in server.requests if r[0] == "GET"]
+gets = fetchkit.gets
 
 
 def download(url, settings=TIGHT):
-    stream = open_location(Location(url), new_session(), settings, allow_local=False)
-    try:
-        return b"".join(stream.chunks())
-    finally:
-        stream.close()
+    return fetchkit.fetch(url, settings, allow_local=False)[1]
 
 
 def timed_failure(url, match, settings=TIGHT):

@@ -9,7 +9,7 @@ import pytest
 from glancing.errors import GlancingError, SourceError, UnsafeLocation, exit_code
 from glancing.fetch import HttpSettings, new_session, open_first, open_location, read_small
 from glancing.model import Location
-from httpserver import FaultyHTTPServer
+import fetchkit
 
 DATA = os.urandom(300_000)
 QUICK = HttpSettings(connect_timeout=1, read_timeout=1, retries=1, backoff=0.01, max_pause=0.05,
@@ -18,18 +18,12 @@ QUICK = HttpSettings(connect_timeout=1, read_timeout=1, retries=1, backoff=0.01,
 
 @pytest.fixture()
 def server(tmp_path):
-    (tmp_path / "disk.img").write_bytes(DATA)
-    srv = FaultyHTTPServer(tmp_path).start()
-    yield srv
-    srv.stop()
+    with fetchkit.disk_server(tmp_path, DATA) as srv:
+        yield srv
 
 
 def download(url, settings=QUICK):
-    stream = open_location(Location(url), new_session(), settings, allow_local=True)
-    try:
-        return b"".join(stream.chunks())
-    finally:
-        stream.close()
+    return fetchkit.fetch(url, settings, allow_local=True)[1]
 
 
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1:9/disk.img", "gopher://x/y",

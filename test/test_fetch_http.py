@@ -7,9 +7,9 @@ import os
 import pytest
 
 from glancing.errors import SourceError, UnsafeLocation, UsageError
-from glancing.fetch import HttpSettings, new_session, open_first, open_location, read_small
+from glancing.fetch import HttpSettings, new_session, open_first, read_small
 from glancing.model import Location
-from httpserver import FaultyHTTPServer
+import fetchkit
 
 DATA = os.urandom(5 * 1024 * 1024 + 123)
 FAST = HttpSettings(connect_timeout=2, read_timeout=5, retries=3, backoff=0.01)
@@ -17,22 +17,15 @@ FAST = HttpSettings(connect_timeout=2, read_timeout=5, retries=3, backoff=0.01)
 
 @pytest.fixture()
 def server(tmp_path):
-    (tmp_path / "disk.img").write_bytes(DATA)
-    srv = FaultyHTTPServer(tmp_path).start()
-    yield srv
-    srv.stop()
+    with fetchkit.disk_server(tmp_path, DATA) as srv:
+        yield srv
 
 
 def fetch(url, settings=FAST):
-    stream = open_location(Location(url), new_session(), settings, allow_local=False)
-    try:
-        return stream, b"".join(stream.chunks())
-    finally:
-        stream.close()
+    return fetchkit.fetch(url, settings)
 
 
-def gets(server):
-    return [r for r in server.requests if r[0] == "GET"]
+gets = fetchkit.gets
 
 
 def test_plain_download_knows_its_size(server):
