@@ -74,7 +74,7 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
                      help="download the image being replaced to DIR (0700) before retiring it "
                           "[[glance] backup_dir, $GLANCING_BACKUP_DIR]")
     run.add_argument("-k", "--keep-temps", action="store_true",
-                     help="keep a copy of the downloaded bytes in $TMPDIR (for inspection)")
+                     help="keep a copy of the downloaded bytes ([fetch] tmp_dir, else $TMPDIR) for inspection")
     ver = p.add_argument_group("verification")
     ver.add_argument("-s", "--sums", action="append", default=[], metavar="HEX[:HEX...]",
                      help="expected digests, colon-separated; md5/sha1/sha224/sha256/sha384/sha512 told by length")
@@ -89,7 +89,7 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
     img.add_argument("--disk-format", help="expected disk format (default: what qemu-img detects)")
     img.add_argument("--container-format", help="container format ([glance] container_format, default bare)")
     img.add_argument("--visibility", choices=("private", "shared", "community", "public"),
-                     help="visibility (default: that of the image replaced, else private)")
+                     help="visibility ([glance] visibility; default: that of the image replaced, else private)")
     img.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
                      help="extra image property (repeatable)")
     options.add_record_options(p)
