@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from glancing.subscriptions.service import SubscribeOptions
 from glancing.subscriptions.update import REFUSED, UNCHANGED, UPDATED, exit_code, update_all, update_subscription
 from glancing.trust import UnsafeNoVerify
 from subskit import HTTP, LIST_ID, dump, image, make_site, row, uuid, without_last_error
+from tlskit import make_mirror_pki
 from trustkit import DAY, NOW, pki  # noqa: F401
 
 FIX = Path(__file__).parent / "fixtures" / "hepix"
@@ -213,3 +215,29 @@ def test_real_signed_lists_refused_for_their_unknown_chain_then_read_unverified(
     done = service.subscribe(site.db, url, SubscribeOptions(), HTTP, unsafe, when)
     assert done.subscription.url == url and len(done.result.new_images) > 0
     assert service.show(site.db, done.subscription.id, "smime") == (FIX / "hepix_signed_image_list.originale").read_bytes()
+
+
+def test_an_hv_endorser_array_is_read(site):
+    site.publish("1", [image(1)], signer=site.pki.mail, endorsers=[site.pki.good, site.pki.mail])
+    done = _subscribe(site)
+    assert row(site.db, "list_instances", subscription_id=LIST_ID)["signer_dn"] == site.pki.mail.subject_openssl
+    assert done.result.new_images == [uuid(1)]
+    site.publish("2", [image(1)], signer=site.pki.mail, endorsers=[site.pki.good, site.pki.revoked])
+    result = update_subscription(site.db, LIST_ID, HTTP, site.policy, NOW)
+    assert result.status == REFUSED and "none of the list's 2 hv:endorser entries" in result.error
+
+
+def test_tls_list_host_is_verified(pki, tmp_path):  # noqa: F811
+    (tmp_path / "tls").mkdir()
+    mirror = make_mirror_pki(tmp_path / "tls")
+    site = make_site(pki, tmp_path, tls=mirror.server_context)
+    try:
+        site.publish("1", [image(1)])
+        assert site.url.startswith("https://")
+        with pytest.raises(SourceError, match="TLS error"):
+            _subscribe(site)
+        trusted = replace(HTTP, ca_file=str(mirror.ca_file))
+        service.subscribe(site.db, site.url, SubscribeOptions(), trusted, site.policy, NOW)
+        assert update_subscription(site.db, LIST_ID, trusted, site.policy, NOW).status == UNCHANGED
+    finally:
+        site.server.stop()
