@@ -15,9 +15,9 @@ from glancing.subscriptions import service
 from glancing.subscriptions.service import SubscribeOptions
 from glancing.subscriptions.update import REFUSED, UNCHANGED, UPDATED, exit_code, update_all, update_subscription
 from glancing.trust import UnsafeNoVerify
-from subskit import HTTP, LIST_ID, dump, image, make_site, row, uuid, without_last_error
+from subskit import HTTP, LIST_ID, dump, hepix_list, image, make_site, row, uuid, without_last_error
 from tlskit import make_mirror_pki
-from trustkit import DAY, NOW, pki  # noqa: F401
+from trustkit import DAY, NOW, pki, sign_list  # noqa: F401
 
 FIX = Path(__file__).parent / "fixtures" / "hepix"
 
@@ -241,3 +241,22 @@ def test_tls_list_host_is_verified(pki, tmp_path):  # noqa: F811
         assert update_subscription(site.db, LIST_ID, trusted, site.policy, NOW).status == UNCHANGED
     finally:
         site.server.stop()
+
+
+def test_signer_not_the_lists_hv_dn_changes_nothing(site):
+    site.publish("5", [image(1)])
+    _subscribe(site)
+    before = dump(site.db)
+    # Names the good endorser, signed by another trusted one.
+    data = sign_list(hepix_list(site.pki.good, "6", [image(1), image(2)]), site.pki.mail, site.tmp)
+    (site.root / "lists" / "image.list").write_bytes(data)
+    result = update_subscription(site.db, LIST_ID, HTTP, site.policy, NOW)
+    assert result.status == REFUSED and "is not hv:dn" in result.error
+    assert without_last_error(dump(site.db), site.db) == without_last_error(before, site.db)
+
+
+def test_a_password_in_the_url_is_refused(site):
+    with pytest.raises(UsageError, match="--password-file"):
+        service.subscribe(site.db, site.url.replace("://", "://alice:pw@"), SubscribeOptions(), HTTP,
+                          site.policy, NOW)
+    assert site.gets() == []

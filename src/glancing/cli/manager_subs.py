@@ -130,9 +130,8 @@ def _image_line(r: ImageRow) -> str:
 
 def images_command(args: argparse.Namespace) -> int:
     with open_db(args, options.load_settings(args)) as db:
-        if args.subscription:
-            service.find_subscription(db, args.subscription)
-        rows = images(db, args.subscription)
+        wanted = service.find_subscription(db, args.subscription).id if args.subscription else None
+        rows = images(db, wanted)
     if args.json:
         _print_json([r.to_dict() for r in rows])
     else:
@@ -177,4 +176,6 @@ def update(args: argparse.Namespace) -> int:
     elif not args.quiet:
         for result in results:
             print(result.describe())
+        if not results:
+            print("no subscriptions (see glance_manager subscribe)")
     return exit_code(results)

@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
+from urllib.parse import urlsplit
 
 import requests
 
@@ -86,6 +87,9 @@ def subscribe(db: Database, url: str, options: SubscribeOptions, http: HttpSetti
     Raises UsageError (bad options, already subscribed), SourceError, RecordError (refused).
     """
     options.check()
+    if urlsplit(url).password is not None:
+        # The URL is stored and printed as given: a password in it would end up everywhere.
+        raise UsageError(f"{urlsplit(url).hostname}: put the password in --password-file, not in the URL")
     existing = db.conn.execute("SELECT id FROM subscriptions WHERE url = ?", (url,)).fetchone()
     if existing is not None:
         raise UsageError(f"{url} is already subscribed as {existing['id']}")
