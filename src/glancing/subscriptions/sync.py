@@ -104,6 +104,7 @@ class Row:
     selected: bool
     available: bool
     sha512: Optional[str]
+    size: Optional[int]
     title: Optional[str]
     target_id: Optional[str]
     imported_sha512: Optional[str]
@@ -113,7 +114,7 @@ class Row:
     entry: str
 
 
-_ROWS = """SELECT i.uuid, i.subscription_id, s.url, i.selected, i.available, i.sha512, i.title, i.target_id,
+_ROWS = """SELECT i.uuid, i.subscription_id, s.url, i.selected, i.available, i.sha512, i.size, i.title, i.target_id,
                   i.imported_sha512, i.expired_at, l.id AS list_id, l.expires AS list_expires, i.entry
            FROM images i JOIN subscriptions s ON s.id = i.subscription_id
            LEFT JOIN list_instances l ON l.subscription_id = i.subscription_id AND l.current = 1
@@ -121,8 +122,7 @@ _ROWS = """SELECT i.uuid, i.subscription_id, s.url, i.selected, i.available, i.s
 
 
 def load_rows(db: Any) -> List[Row]:
-    return [Row(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12])
-            for r in db.conn.execute(_ROWS).fetchall()]
+    return [Row(r[0], r[1], r[2], bool(r[3]), bool(r[4]), *r[5:]) for r in db.conn.execute(_ROWS).fetchall()]
 
 
 def endorsed(row: Row, now: _dt.datetime) -> bool:
@@ -154,10 +154,14 @@ class ListCache:
         from glancing.sources.hepix import parse_image_list
 
         if list_id not in self._parsed:
-            row = self.db.conn.execute("SELECT data FROM list_instances WHERE id = ?", (list_id,)).fetchone()
             # Verified by the update that stored it; read without checking the signature again.
-            self._parsed[list_id] = parse_image_list(bytes(row[0]), f"stored image list #{list_id}")
+            self._parsed[list_id] = parse_image_list(self.data(list_id), f"stored image list #{list_id}")
         return self._parsed[list_id]
+
+    def data(self, list_id: int) -> bytes:
+        """The list as received (the signed message)."""
+        row = self.db.conn.execute("SELECT data FROM list_instances WHERE id = ?", (list_id,)).fetchone()
+        return bytes(row[0])
 
     def signer(self, list_id: int) -> str:
         row = self.db.conn.execute("SELECT signer_dn, signer_ca FROM list_instances WHERE id = ?",
@@ -195,10 +199,12 @@ class Syncer:
         self.events.emit(ev.PROCESS_PREFIX)
         for row in rows:
             if endorsed(row, self.now) and row.subscription not in self.failed_updates:
-                if is_current(row, listed):
+                current = is_current(row, listed)
+                cache = self.options.cache
+                if current and (cache is None or cache.check(row.uuid, row.size, row.sha512)):
                     self.report.current += 1
                 else:
-                    self.import_one(row, listed)
+                    self.import_one(row, listed, upload=not current)
         blocked = self.failed_updates | self.report.failed_subscriptions
         for outcome in expire_due(self, rows, listed, blocked):
             self.report.add(outcome)
@@ -208,7 +214,9 @@ class Syncer:
         self.report.event_failures = self.events.failures
         return self.report
 
-    def import_one(self, row: Row, listed: Mapping[str, Mapping[str, Any]]) -> None:
+    def import_one(self, row: Row, listed: Mapping[str, Mapping[str, Any]], upload: bool = True) -> None:
+        """Import one image (with a cache: download it there first); ``upload`` False: only
+        bring it back into the cache (the target has it)."""
         try:
             spec = spec_for(row, self.lists)
             if spec.expires is not None and spec.expires <= self.now:
@@ -217,19 +225,37 @@ class Syncer:
             self.report.add(SubsOutcome(row.uuid, row.subscription, "failed", title=row.title, detail=str(e)))
             return
         if self.options.dry_run:
-            self.report.add(SubsOutcome(row.uuid, row.subscription, "would-import", title=spec.name))
+            self.report.add(SubsOutcome(row.uuid, row.subscription, "would-import" if upload else "would-cache",
+                                        title=spec.name))
             return
         fields = self.fields(row, spec)
         self.events.emit(ev.AVAILABLE_PREFIX, fields)
         try:
-            image_id = self._import(row, spec, listed)
+            image_id = self._import(row, spec, listed) if upload else self._cache_only(row, spec)
         except Exception as e:  # noqa: BLE001 - one image's failure must not end the run
             log.error("%s (%s): import failed: %s", row.uuid, spec.name, e, exc_info=log.isEnabledFor(logging.DEBUG))
             self.events.emit(ev.AVAILABLE_POSTFIX, {**fields, ev.STATUS: "failed"})
             self.report.add(SubsOutcome(row.uuid, row.subscription, "failed", title=spec.name, detail=str(e)))
             return
-        self.events.emit(ev.AVAILABLE_POSTFIX, {**fields, ev.GLANCE_ID: image_id, ev.STATUS: "imported"})
-        self.report.add(SubsOutcome(row.uuid, row.subscription, "imported", image_id=image_id, title=spec.name))
+        action = "imported" if upload else "cached"
+        self.events.emit(ev.AVAILABLE_POSTFIX, {**fields, ev.GLANCE_ID: image_id, ev.STATUS: action})
+        self.report.add(SubsOutcome(row.uuid, row.subscription, action, image_id=image_id, title=spec.name))
+
+    def _cache_only(self, row: Row, spec: ImageSpec) -> str:
+        self.options.cache.provide(row.uuid, spec, self.index_record(row, spec))
+        return row.target_id or ""
+
+    def index_record(self, row: Row, spec: ImageSpec) -> Dict[str, Any]:
+        """The image's ``cache.index`` entry (vmcatcher's keys), from the stored list."""
+        import json
+
+        from glancing.subscriptions.cache import index_entry
+
+        assert row.list_id is not None
+        entry = json.loads(row.entry)
+        entry = entry.get("hv:image", entry) if isinstance(entry, dict) else {}
+        lst = self.lists.get(row.list_id)
+        return index_entry(entry, lst.identifier, lst.vo, self.lists.data(row.list_id), row.uuid)
 
     def fields(self, row: Row, spec: ImageSpec, filename: Optional[str] = None) -> Dict[str, str]:
         import json
@@ -247,7 +273,7 @@ class Syncer:
         previous = listed.get(row.target_id or "")
         replaced = [dict(previous)] if previous is not None and not previous.get("os_hidden") else []
         if self.options.cache is not None:
-            spec = self.options.cache.provide(row.uuid, spec, self.fields(row, spec))
+            spec = self.options.cache.provide(row.uuid, spec, self.index_record(row, spec))
         opts = replace(self.options.import_options, name=spec.name, dry_run=False,
                        pending_owner=names.OWNER_MANAGER, clean_leftovers=False)
         result = self.options.image_retry.call(
