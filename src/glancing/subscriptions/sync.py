@@ -158,6 +158,22 @@ class ListCache:
             self._parsed[list_id] = parse_image_list(self.data(list_id), f"stored image list #{list_id}")
         return self._parsed[list_id]
 
+    def raw_entry(self, list_id: int, uuid: str) -> Optional[Dict[str, Any]]:
+        """The list entry exactly as the list writes it (values untouched), for cache.index."""
+        import json
+
+        from glancing.formats.detect import Kind, detect
+        from glancing.trust import smime
+
+        data = self.data(list_id)
+        if detect(data).kind is Kind.MIME:
+            data = smime.unverified_content(data, f"stored image list #{list_id}")
+        for wrapper in json.loads(data).get("hv:imagelist", {}).get("hv:images", []):
+            entry = wrapper.get("hv:image") if isinstance(wrapper, dict) else None
+            if isinstance(entry, dict) and str(entry.get("dc:identifier", "")).lower() == uuid.lower():
+                return entry
+        return None
+
     def data(self, list_id: int) -> bytes:
         """The list as received (the signed message)."""
         row = self.db.conn.execute("SELECT data FROM list_instances WHERE id = ?", (list_id,)).fetchone()
@@ -252,9 +268,8 @@ class Syncer:
         from glancing.subscriptions.cache import index_entry
 
         assert row.list_id is not None
-        entry = json.loads(row.entry)
-        entry = entry.get("hv:image", entry) if isinstance(entry, dict) else {}
         lst = self.lists.get(row.list_id)
+        entry = self.lists.raw_entry(row.list_id, row.uuid) or json.loads(row.entry)
         return index_entry(entry, lst.identifier, lst.vo, self.lists.data(row.list_id), row.uuid)
 
     def fields(self, row: Row, spec: ImageSpec, filename: Optional[str] = None) -> Dict[str, str]:
@@ -295,9 +310,8 @@ class Syncer:
 
 def sync_subscriptions(db: Any, target: Target, options: SubsSyncOptions, events: ev.EventLog,
                        failed_updates: Set[str] = frozenset()) -> SubsReport:  # type: ignore[assignment]
-    """Import and expire the subscribed images once; pending events of earlier runs first.
-    Raises GlanceError only when the initial listing fails (nothing was done then)."""
-    events.replay()
+    """Import and expire the subscribed images once. Raises GlanceError only when the initial
+    listing fails (nothing was done then)."""
     return Syncer(db, target, options, events, set(failed_updates), SubsReport()).run()
 
 
