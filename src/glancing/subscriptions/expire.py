@@ -79,8 +79,11 @@ def _entry_expired(row: "Row", now: _dt.datetime) -> bool:
 
 
 def gone_images(syncer: "Syncer", listed: Mapping[str, Mapping[str, Any]], known: Set[str]) -> Iterator["SubsOutcome"]:
-    """Expire the current images of removed subscriptions: still in the target, but no row."""
+    """Expire the current images of removed subscriptions: still in the target, but no row.
+    Only this database's: another glance_manager (another --db) may share the project."""
     for image in listed.values():
+        if image.get(names.PROP_DATABASE) != syncer.db.path:
+            continue
         tags = image.get("tags") or ()
         uuid = str(image.get("hepix_image_id") or "")
         if (not image.get(names.PROP_SUBSCRIPTION) or not uuid or uuid in known or names.TAG_EXPIRED in tags

@@ -196,7 +196,8 @@ def spec_for(row: Row, lists: ListCache) -> ImageSpec:
     image = hepix.find_image(lst, row.uuid)
     spec = hepix.image_to_spec(image, lst, Origin.REMOTE, row.url)
     spec = with_signature_property(spec, lists.signer(row.list_id))
-    return replace(spec, properties={**spec.properties, PROP_SUBSCRIPTION: row.subscription})
+    return replace(spec, properties={**spec.properties, PROP_SUBSCRIPTION: row.subscription,
+                                     names.PROP_DATABASE: lists.db.path})
 
 
 class Syncer:

@@ -29,6 +29,7 @@ PROP_RETIRED_AT = "glancing_retired_at"
 PROP_ROLLED_BACK = "glancing_rolled_back"  # set by a rollback: later runs must not reinstate it
 PROP_EXPIRED_AT = "glancing_expired_at"    # when an expiry retired it
 PROP_SUBSCRIPTION = "glancing_subscription"  # the HEPiX subscription glance_manager imported it for
+PROP_DATABASE = "glancing_database"  # ... recorded in this database (its path): only that one expires it
 BACKUP_PROPS = (PROP_REPLACED_BY, PROP_RETIRED_AT, PROP_ROLLED_BACK)
 
 # A staged upload's marker: which run made it, so a later run can tell a dead run's leftover
