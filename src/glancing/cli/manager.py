@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from glancing import __version__, errors
-from glancing.cli import common, options
+from glancing.cli import common, manager_sync, options
 from glancing.cli import manager_subs as subs
 from glancing.manager import service
 from glancing.manager.lock import default_lock_path
@@ -117,6 +117,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"glance_manager {__version__}")
     _shared_options(p, argv)
+    manager_sync.add_sync_options(p)
     p.set_defaults(command="sync")
     subparsers = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=common.Parser)
     for command in COMMANDS.values():
@@ -154,12 +155,11 @@ def _sync(args: argparse.Namespace) -> int:
         lists=args.list, options=sync_options, lock_path=_lock(settings),
         metrics_file=settings.get("manager", "metrics"),
         marketplace=marketplace_base(settings.get("sources", "marketplace_url")))
+    subs: list = []
+    request = replace(request, subscriptions=manager_sync.subscriptions_step(
+        args, settings, sync_options.import_options, subs))
     report = service.run_sync(request, _connect(args, settings), _fetcher(args, settings))
-    if args.json:
-        print(report.to_json())
-    elif not args.quiet:
-        print(report.summary())
-    return report.exit_code()
+    return manager_sync.print_sync(args, report, subs[0] if subs else None)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -184,7 +184,11 @@ def _rollback_arguments(p: argparse.ArgumentParser) -> None:
 
 # The subcommands. A new command: its procedure in the library, its entry here.
 COMMANDS: Dict[str, Command] = {c.name: c for c in (
-    Command("sync", _sync, "update, import and expire (the cron job; also what no command does)"),
+    Command("sync", _sync, "update, import and expire (the cron job; also what no command does)",
+            lambda p: manager_sync.add_sync_options(p, suppress=True),
+            "[-l LIST ...] [--cache-dir DIR] [--verify-cache] [--event-cmd COMMAND]"),
+    Command("events", manager_sync.events, "the pending and failed events; --replay runs them again",
+            manager_sync.add_events_options, "[--replay] [--json]"),
     Command("status", _status, "the managed images: appliance, version, mpid, state, age"),
     Command("rollback", _rollback, "make the newest backup of APPLIANCE current again",
             _rollback_arguments, "APPLIANCE"),
