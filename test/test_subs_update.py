@@ -260,3 +260,7 @@ def test_a_password_in_the_url_is_refused(site):
         service.subscribe(site.db, site.url.replace("://", "://alice:pw@"), SubscribeOptions(), HTTP,
                           site.policy, NOW)
     assert site.gets() == []
+
+
+def test_an_image_listed_twice_refuses_the_list(site):
+    _refused(site, f"image {uuid(2)} is listed twice", version="6", images=[image(2), image(1), image(2)])

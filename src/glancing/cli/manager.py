@@ -205,7 +205,8 @@ COMMANDS: Dict[str, Command] = {c.name: c for c in (
             subs.image_keys_argument, "UUID|SHA512 ..."),
     Command("deselect", subs.deselect, "stop importing these images (they expire)",
             subs.image_keys_argument, "UUID|SHA512 ..."),
-    Command("update", subs.update, "refresh every subscribed list; change nothing in Glance"),
+    Command("update", subs.update, "refresh every subscribed list (SubscriptionImageNew events for new "
+            "images); change nothing in Glance", subs.event_option, "[--event-cmd COMMAND]"),
 )}
 
 

@@ -18,7 +18,7 @@ from glancing.subscriptions import service
 from glancing.subscriptions.db import Database
 from glancing.subscriptions.service import SHOW_FORMATS, SubscribeOptions
 from glancing.subscriptions.store import NEW_IMAGES, ImageRow, images, subscriptions
-from glancing.subscriptions.update import exit_code, update_all
+from glancing.subscriptions.update import emit_new_images, exit_code, update_all
 
 log = logging.getLogger("glancing")
 
@@ -48,6 +48,21 @@ def subscribe_arguments(p: argparse.ArgumentParser) -> None:
                         "subscribe (selected), refuse (not listed)")
     p.add_argument("--user", dest="username", metavar="USER", help="HTTP basic auth user")
     p.add_argument("--password-file", metavar="FILE", help="file holding the HTTP basic auth password")
+    event_option(p)
+
+
+def event_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--event-cmd", metavar="COMMAND", default=argparse.SUPPRESS,
+                   help="shell command run for each SubscriptionImageNew event ([events] command, else "
+                        "$VMCATCHER_CACHE_EVENT)")
+
+
+def _events(db: Database, args: argparse.Namespace, settings: Settings) -> Any:
+    from glancing.cli.manager_sync import event_settings
+    from glancing.subscriptions.events import EventLog
+
+    chosen = event_settings(args, settings)
+    return EventLog(db, chosen.command, chosen.timeout, base_env=chosen.env)
 
 
 def subscribe(args: argparse.Namespace) -> int:
@@ -59,6 +74,7 @@ def subscribe(args: argparse.Namespace) -> int:
     with open_db(args, settings) as db:
         done = service.subscribe(db, args.url, request, options.http_settings(settings),
                                  options.trust_policy(args, settings), _now())
+        emit_new_images(db, _events(db, args, settings), [done.result])
     if done.auto_endorsed:
         # Printed, not logged: -q must not hide what this subscription now trusts.
         print(f"glance_manager: WARNING: --auto-endorse: subscription {done.subscription.id} now trusts "
@@ -170,6 +186,7 @@ def update(args: argparse.Namespace) -> int:
     with RunLock(settings.get("manager", "lock") or default_lock_path()):
         with open_db(args, settings) as db:
             results = update_all(db, options.http_settings(settings), policy, _now())
+            emit_new_images(db, _events(db, args, settings), results)
     report: List[Dict[str, Any]] = [dict(r.to_dict()) for r in results]
     if args.json:
         _print_json(report)

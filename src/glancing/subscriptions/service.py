@@ -15,12 +15,12 @@ import requests
 
 from glancing.errors import UsageError
 from glancing.fetch.http import HttpSettings
-from glancing.formats.hepix.read import read_image_list
 from glancing.subscriptions.db import Database
 from glancing.subscriptions.fetch import Credentials, fetch_list
 from glancing.subscriptions.store import (NEW_IMAGES, ImageRow, Subscription, current_list,
                                           find_subscription, images)
-from glancing.subscriptions.update import UPDATED, UpdateResult, signer_of, store, uri_warning, verify
+from glancing.subscriptions.update import (UPDATED, UpdateResult, read_entries, signer_of, store, uri_warning,
+                                           verify)
 from glancing.targets.names import stamp
 from glancing.trust.dn import parse_dn
 from glancing.trust.policy import TrustPolicy
@@ -103,7 +103,7 @@ def subscribe(db: Database, url: str, options: SubscribeOptions, http: HttpSetti
                          new_images=options.new_images, endorser_dn=dn, endorser_ca=ca,
                          auto_endorsed=options.auto_endorse, created_at=stamp(now))
     verified = verify(policy, draft, data, now, None)
-    read_image_list(verified.document, url)
+    read_entries(verified, url)
     sub_id = verified.claims.identifier
     other = db.conn.execute("SELECT url FROM subscriptions WHERE id = ?", (sub_id,)).fetchone()
     if other is not None:

@@ -140,6 +140,18 @@ def verify(policy: Any, sub: Subscription, data: bytes, now: dt.datetime,
     return verified
 
 
+def read_entries(verified: VerifiedList, what: str) -> HepixList:
+    """The list's images, or RecordError naming the first entry missing a required key or
+    listed twice (both would make the stored images lie about the list)."""
+    lst = read_image_list(verified.document, what)
+    seen = set()
+    for image in lst.images:
+        if image.identifier in seen:
+            raise RecordError(f"{what}: image {image.identifier} is listed twice")
+        seen.add(image.identifier)
+    return lst
+
+
 def _image_values(image: HepixImage) -> tuple:
     return (image.title, image.version, image.checksums["sha512"], image.size, image.uri,
             image.format, json.dumps(dict(image.entry), sort_keys=True))
@@ -182,7 +194,7 @@ def _apply_images(conn: sqlite3.Connection, sub: Subscription, lst: HepixList, f
 def store(conn: sqlite3.Connection, sub: Subscription, verified: VerifiedList, fetched: Fetched,
           now: dt.datetime, first: bool, result: UpdateResult) -> None:
     """Record an accepted list: a new current instance, the images, the validators."""
-    lst = read_image_list(verified.document, sub.url)
+    lst = read_entries(verified, sub.url)
     claims, signer = verified.claims, verified.signer
     conn.execute("UPDATE list_instances SET current = 0 WHERE subscription_id = ?", (sub.id,))
     data = fetched.data or b""
@@ -216,7 +228,7 @@ def _refresh(db: Database, sub: Subscription, http: HttpSettings, policy: Any, n
         result.version = current.version if current else None
         return  # 304: no verification, no write
     verified = verify(policy, sub, fetched.data or b"", now, current)
-    read_image_list(verified.document, sub.url)  # a malformed entry refuses before any write
+    read_entries(verified, sub.url)  # a malformed entry refuses before any write
     warning = uri_warning(sub, verified)
     if warning:
         result.warnings.append(warning)
@@ -250,6 +262,18 @@ def update_subscription(db: Database, sub_id: str, http: HttpSettings, policy: A
     for warning in result.warnings:
         log.warning("%s", warning)
     return result
+
+
+def emit_new_images(db: Database, events: Any, results: Sequence[UpdateResult]) -> None:
+    """``SubscriptionImageNew`` for every image the updates brought, as vmcatcher_subscribe
+    fires it (the raw list keys only). ``events`` is a subscriptions.events.EventLog."""
+    from glancing.subscriptions import events as ev
+
+    for result in results:
+        for uuid in result.new_images:
+            row = db.conn.execute("SELECT entry FROM images WHERE uuid = ?", (uuid,)).fetchone()
+            entry = json.loads(row["entry"]) if row else {"dc:identifier": uuid}
+            events.emit(ev.SUBSCRIPTION_IMAGE_NEW, ev.image_fields(entry))
 
 
 def update_all(db: Database, http: HttpSettings, policy: Any, now: dt.datetime,
