@@ -22,6 +22,22 @@ from glancing.subscriptions.update import emit_new_images, exit_code, update_all
 
 log = logging.getLogger("glancing")
 
+SUBSCRIBE_HELP = """\
+The list is fetched and verified now (signature, chain to --ca-dir with CRLs, endorser) and
+stored keyed by its dc:identifier; the URL stays the one given, whatever the list's hv:uri says.
+Without --endorser or --auto-endorse the trust file decides who may sign it. --endorser DN
+[--ca DN] pins the signer instead: only it may sign this list. --auto-endorse pins whoever
+signed the list fetched now (said on stderr). The first list's images are listed, not selected
+(selected with --new-images subscribe): choose with glance_manager select."""
+
+UPDATE_HELP = """\
+Each list is fetched with one conditional GET; unchanged (304), nothing else happens. A list is
+refused, and its subscription left as it was, for: a bad signature, a signer that is not its
+hv:dn/hv:ca, an untrusted or unpinned signer, a chain or CRL failure, a creation date in the
+future, expiry, a version lower than the stored one, the same version with other content, a
+changed dc:identifier, or an image entry missing a required key (named). Exit status 5 when a
+list was refused, 8 when one could not be fetched; the other subscriptions are updated."""
+
 
 def open_db(args: argparse.Namespace, settings: Settings) -> Database:
     """The database --db or ``[manager] database`` names (created with its directory)."""
