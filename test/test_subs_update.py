@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,10 +15,10 @@ from glancing.errors import RecordError, SourceError, UsageError
 from glancing.subscriptions import service
 from glancing.subscriptions.service import SubscribeOptions
 from glancing.subscriptions.update import REFUSED, UNCHANGED, UPDATED, exit_code, update_all, update_subscription
-from glancing.trust import UnsafeNoVerify
+from glancing.trust import TrustPolicy, UnsafeNoVerify
 from subskit import HTTP, LIST_ID, dump, hepix_list, image, make_site, row, uuid, without_last_error
 from tlskit import make_mirror_pki
-from trustkit import DAY, NOW, pki, sign_list  # noqa: F401
+from trustkit import DAY, NOW, pki, sign_list, subject_hash  # noqa: F401
 
 FIX = Path(__file__).parent / "fixtures" / "hepix"
 
@@ -264,3 +265,22 @@ def test_a_password_in_the_url_is_refused(site):
 
 def test_an_image_listed_twice_refuses_the_list(site):
     _refused(site, f"image {uuid(2)} is listed twice", version="6", images=[image(2), image(1), image(2)])
+
+
+def test_tls_list_host_with_a_grid_ca_certificate(pki, tmp_path):  # noqa: F811
+    (tmp_path / "tls").mkdir()
+    mirror = make_mirror_pki(tmp_path / "tls")
+    grid = tmp_path / "grid"
+    shutil.copytree(pki.ca_dirs["valid"], grid)
+    site = make_site(pki, tmp_path, tls=mirror.server_context)
+    try:
+        site.publish("1", [image(1)])
+        with pytest.raises(SourceError, match="TLS error"):
+            _subscribe(site)  # neither the system CAs nor the grid directory know the host's CA
+        shutil.copy(mirror.ca_file, grid / f"{subject_hash(mirror.ca_file)}.0")
+        policy = TrustPolicy(replace(site.policy.settings, ca_dir=grid),
+                             site.policy.endorsers)
+        service.subscribe(site.db, site.url, SubscribeOptions(), HTTP, policy, NOW)
+        assert update_subscription(site.db, LIST_ID, HTTP, policy, NOW).status == UNCHANGED
+    finally:
+        site.server.stop()

@@ -19,8 +19,8 @@ from glancing.subscriptions.db import Database
 from glancing.subscriptions.fetch import Credentials, fetch_list
 from glancing.subscriptions.store import (NEW_IMAGES, ImageRow, Subscription, current_list,
                                           find_subscription, images)
-from glancing.subscriptions.update import (UPDATED, UpdateResult, read_entries, signer_of, store, uri_warning,
-                                           verify)
+from glancing.subscriptions.update import (UPDATED, UpdateResult, grid_ca_dir, read_entries, signer_of,
+                                           store, uri_warning, verify)
 from glancing.targets.names import stamp
 from glancing.trust.dn import parse_dn
 from glancing.trust.policy import TrustPolicy
@@ -95,7 +95,7 @@ def subscribe(db: Database, url: str, options: SubscribeOptions, http: HttpSetti
         raise UsageError(f"{url} is already subscribed as {existing['id']}")
     fetched = fetch_list(url, http, credentials=(Credentials(options.username, options.password_file)
                                                   if options.username and options.password_file else None),
-                         session=session)
+                         session=session, grid_ca_dir=grid_ca_dir(policy))
     data = fetched.data or b""
     dn, ca = _pins(options, policy, data, url)
     password_file = os.path.abspath(options.password_file) if options.password_file else None

@@ -106,6 +106,11 @@ def signer_of(data: bytes, what: str) -> Signer:
     return Signer.of(smime.verify_smime(data, what).certificate)
 
 
+def grid_ca_dir(policy: Any) -> Optional[str]:
+    """The grid CA directory of a verifying policy (a second TLS anchor for list hosts)."""
+    return str(policy.settings.ca_dir) if isinstance(policy, TrustPolicy) else None
+
+
 def _policy(policy: Any, sub: Subscription, now: dt.datetime) -> Any:
     """The policy checking this subscription at ``now``: the pin alone names its endorser
     (chain and CRL still required); without a pin, the trust file's endorsers."""
@@ -223,7 +228,7 @@ def _refresh(db: Database, sub: Subscription, http: HttpSettings, policy: Any, n
     current = current_list(db, sub.id)
     fetched = fetch_list(sub.url, http, etag=sub.etag if current else None,
                          last_modified=sub.last_modified if current else None,
-                         credentials=sub.credentials, session=session)
+                         credentials=sub.credentials, session=session, grid_ca_dir=grid_ca_dir(policy))
     if fetched.unchanged:
         result.version = current.version if current else None
         return  # 304: no verification, no write
