@@ -78,3 +78,11 @@ def test_imports_record_the_list_that_brought_them(tmp_path):
     assert report.exit_code() == 0, report.summary()
     [made] = [i for i in store.images.values() if i.get("mpid") == mpid("a")]
     assert made[names.PROP_LIST] == LIST
+
+
+def test_an_appliance_still_listed_under_another_id_is_not_expired():
+    # a rollback made the older ID's image current while the list names the newer ID
+    store = FakeTarget(image("ia", "A", mpid("old")))
+    report = run(store, f"{mpid('a')}\n", lambda m: ImageSpec((Location("http://127.0.0.1:9/x"),), Origin.REMOTE,
+                                                              name="A", version="0"))
+    assert report.expired == [] and names.TAG_EXPIRED not in store.images["ia"]["tags"]

@@ -224,17 +224,18 @@ class Runner:
                 log.info("backup %s (%s) of %s: %s", image.id, image.name, name, outcome.result)
 
 
-    def expire_unlisted(self, image_list: ImageList) -> None:
+    def expire_unlisted(self, image_list: ImageList, appliances: Iterable[str]) -> None:
         """Expire the current images whose ID was taken out of the list file that brought them
         (``glancing_list``: images imported before it was recorded are left alone, as are those
-        of list files this run did not read); never in a run where an image failed."""
+        of list files this run did not read) and whose appliance no listed ID names (a rolled
+        back version stays); never in a run where an image failed."""
         if self.report.had_failures:
             return
         lists = {os.path.abspath(p) for p in image_list.paths}
-        listed = {e.mpid for e in image_list.entries}
+        listed, kept = {e.mpid for e in image_list.entries}, set(appliances)
         for image in self.state.snapshot().images:
-            if (image.is_backup or image.unpublished or names.TAG_EXPIRED in image.tags or not image.mpid
-                    or image.mpid in listed or image.properties.get(names.PROP_LIST) not in lists):
+            if (image.is_backup or image.unpublished or not image.mpid or image.mpid in listed
+                    or image.appliance in kept or image.properties.get(names.PROP_LIST) not in lists):
                 continue
             if self.options.dry_run:
                 self.report.expired.append(PruneOutcome(image.id, image.appliance, "planned"))
@@ -303,6 +304,6 @@ def sync(image_list: ImageList, target: Target, fetch: FetchSpec, options: SyncO
     for index in range(len(entries)):
         report.add(outcomes[index])
     runner.prune(groups)
-    runner.expire_unlisted(image_list)
+    runner.expire_unlisted(image_list, groups)
     report.finish()
     return report
