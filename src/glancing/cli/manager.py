@@ -151,6 +151,7 @@ def _lock(settings: Settings) -> str:
 def _sync(args: argparse.Namespace) -> int:
     settings = options.load_settings(args)
     sync_options = SyncOptions(dry_run=args.dry_run, keep=settings.get("manager", "keep"),
+                               on_expire=settings.get("manager", "on_expire"),
                                jobs=settings.get("manager", "jobs"),
                                import_options=ImportOptions(http=options.http_settings(settings)))
     request = service.SyncRequest(
