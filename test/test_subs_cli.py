@@ -10,7 +10,7 @@ import pytest
 from glancing import errors
 from glancing.cli.manager import COMMANDS, build_parser, main
 from glancing.subscriptions.db import Database
-from subskit import LIST_ID, dump, image, make_site, row, uuid
+from subskit import LIST_ID, dump, hepix_list, image, make_site, row, uuid
 from trustkit import pki  # noqa: F401
 
 
@@ -74,7 +74,9 @@ def test_subscribe_list_show_images_select_update_unsubscribe(site, capsys):
     assert _gm(site, "subscriptions", "show", site.url, "--format", "smime") == 0
     assert capsys.readouterr().out.encode() == data
     assert _gm(site, "subscriptions", "show", LIST_ID, "--format", "message") == 0
-    assert json.loads(capsys.readouterr().out)["hv:imagelist"]["dc:identifier"] == LIST_ID
+    message = capsys.readouterr().out.encode()
+    assert json.loads(message)["hv:imagelist"]["dc:identifier"] == LIST_ID
+    assert message.replace(b"\r\n", b"\n") == hepix_list(site.pki.good, "1", [image(1), image(2)]).replace(b"\r\n", b"\n")
     assert _gm(site, "subscriptions", "show", LIST_ID) == 0
     assert f"id: {LIST_ID}\n" in capsys.readouterr().out
     sha = row(site.db, "images", uuid=uuid(2))["sha512"]

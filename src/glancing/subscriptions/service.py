@@ -20,7 +20,7 @@ from glancing.subscriptions.fetch import Credentials, fetch_list
 from glancing.subscriptions.store import (NEW_IMAGES, ImageRow, Subscription, current_list,
                                           find_subscription, images)
 from glancing.subscriptions.update import (UPDATED, UpdateResult, grid_ca_dir, read_entries, signer_of,
-                                           store, uri_warning, verify)
+                                           store, stored_content, uri_warning, verify)
 from glancing.targets.names import stamp
 from glancing.trust.dn import parse_dn
 from glancing.trust.policy import TrustPolicy
@@ -136,8 +136,7 @@ def show(db: Database, id_or_url: str, fmt: str = "lines") -> bytes:
             raise UsageError(f"subscription {sub.id} has no stored list")
         if fmt == "smime":
             return current.data
-        from glancing.subscriptions.update import stored_document
-        return json.dumps(stored_document(current), indent=2).encode() + b"\n"
+        return stored_content(current)
     info = summary(db, sub)
     if fmt == "json":
         return json.dumps(info, indent=2, sort_keys=True).encode() + b"\n"

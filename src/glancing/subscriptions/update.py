@@ -93,12 +93,16 @@ def content_sha512(document: Mapping[str, Any]) -> str:
     return hashlib.sha512(canonical.encode("utf-8")).hexdigest()
 
 
+def stored_content(instance: ListInstance) -> bytes:
+    """The JSON bytes of a stored list exactly as signed (verified when it was received)."""
+    if smime.looks_signed(instance.data):
+        return smime.unverified_content(instance.data, "stored list")
+    return instance.data
+
+
 def stored_document(instance: ListInstance) -> Mapping[str, Any]:
-    """The JSON of a stored list, verified when it was received (not verified again)."""
-    content = instance.data
-    if smime.looks_signed(content):
-        content = smime.unverified_content(content, "stored list")
-    return jsonsafe.load_object(content, "stored list", "HEPiX image list")
+    """The parsed JSON of a stored list (not verified again)."""
+    return jsonsafe.load_object(stored_content(instance), "stored list", "HEPiX image list")
 
 
 def signer_of(data: bytes, what: str) -> Signer:
