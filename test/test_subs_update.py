@@ -284,3 +284,11 @@ def test_tls_list_host_with_a_grid_ca_certificate(pki, tmp_path):  # noqa: F811
         assert update_subscription(site.db, LIST_ID, HTTP, policy, NOW).status == UNCHANGED
     finally:
         site.server.stop()
+
+
+def test_real_cloudkeeper_lists_chain_to_their_ca_but_are_refused_for_the_dn(site):
+    policy = TrustPolicy.from_options(ca_dir=str(FIX / "cloudkeeper" / "ca"), env={}, files=[], trust_file=None)
+    for name in ("imagelist01.signed", "imagelist02.signed"):
+        with pytest.raises(RecordError, match="is not hv:dn"):
+            service.subscribe(site.db, str(FIX / "cloudkeeper" / name), SubscribeOptions(), HTTP, policy, NOW)
+    assert dump(site.db) == {"subscriptions": [], "list_instances": [], "images": []}
