@@ -25,7 +25,7 @@ import requests
 
 from glancing import errors
 from glancing.errors import GlancingError, RecordError
-from glancing.fetch.http import HttpSettings
+from glancing.fetch.http import HttpSettings, new_session
 from glancing.formats import jsonsafe
 from glancing.formats.dates import format_date
 from glancing.formats.hepix.read import HepixImage, HepixList, read_image_list
@@ -289,6 +289,7 @@ def update_all(db: Database, http: HttpSettings, policy: Any, now: dt.datetime,
                session: Optional[requests.Session] = None) -> List[UpdateResult]:
     """Refresh every subscription; one's refusal or failure does not stop the others."""
     results = []
+    session = session or new_session(http)  # one connection pool: lists often share a host
     for sub in all_subscriptions(db):
         result = update_subscription(db, sub.id, http, policy, now, session)
         if result.ok:
