@@ -14,6 +14,8 @@ from glancing import errors
 from glancing.errors import RecordError, SourceError, UsageError
 from glancing.subscriptions import service
 from glancing.subscriptions.service import SubscribeOptions
+from glancing.subscriptions.store import Subscription
+from glancing.subscriptions.update import RunPolicies
 from glancing.subscriptions.update import REFUSED, UNCHANGED, UPDATED, exit_code, update_all, update_subscription
 from glancing.trust import TrustPolicy, UnsafeNoVerify
 from subskit import HTTP, LIST_ID, dump, hepix_list, image, make_site, row, uuid, without_last_error
@@ -292,3 +294,13 @@ def test_real_cloudkeeper_lists_chain_to_their_ca_but_are_refused_for_the_dn(sit
         with pytest.raises(RecordError, match="is not hv:dn"):
             service.subscribe(site.db, str(FIX / "cloudkeeper" / name), SubscribeOptions(), HTTP, policy, NOW)
     assert dump(site.db) == {"subscriptions": [], "list_instances": [], "images": []}
+
+
+def test_one_policy_per_pin_in_a_run(site):
+    policies = RunPolicies(site.policy, NOW)
+    plain = [Subscription(id=f"s{n}", url=f"u{n}") for n in range(3)]
+    pinned = [Subscription(id=f"p{n}", url=f"v{n}", endorser_dn=site.pki.good.subject_openssl) for n in range(2)]
+    assert len({id(policies.for_subscription(s)) for s in plain}) == 1
+    assert len({id(policies.for_subscription(s)) for s in pinned}) == 1
+    assert policies.for_subscription(plain[0]) is not policies.for_subscription(pinned[0])
+    assert RunPolicies(UnsafeNoVerify(), NOW).for_subscription(plain[0]).__class__ is UnsafeNoVerify

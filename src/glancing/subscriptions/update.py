@@ -19,7 +19,7 @@ import json
 import logging
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import requests
 
@@ -110,23 +110,41 @@ def signer_of(data: bytes, what: str) -> Signer:
     return Signer.of(smime.verify_smime(data, what).certificate)
 
 
+class RunPolicies:
+    """The policies of one run at one ``now``: one per pin, one for the trust file, so the grid
+    CA directory is read once per pin rather than once per list."""
+
+    def __init__(self, policy: Any, now: dt.datetime) -> None:
+        self.policy, self.now = policy, now
+        self._made: Dict[Tuple[Optional[str], Optional[str]], Any] = {}
+
+    def for_subscription(self, sub: Subscription) -> Any:
+        """The pin alone names the endorser (chain and CRL still required); without a pin,
+        the trust file's endorsers."""
+        if not isinstance(self.policy, TrustPolicy):
+            return self.policy  # --no-signature: no signer to pin
+        key = (sub.endorser_dn, sub.endorser_ca if sub.endorser_dn else None)
+        if key not in self._made:
+            endorsers = self.policy.endorsers
+            if sub.endorser_dn:
+                ca = parse_dn(sub.endorser_ca) if sub.endorser_ca else None
+                pin = Endorser(kind="hepix", subject=parse_dn(sub.endorser_dn), issuer=ca,
+                               origin="the subscription's pin")
+                endorsers = TrustedEndorsers((pin,), None)
+            now = self.now
+            self._made[key] = TrustPolicy(self.policy.settings, endorsers, clock=lambda: now)
+        return self._made[key]
+
+
+def _policies(policy: Any, now: dt.datetime) -> RunPolicies:
+    return policy if isinstance(policy, RunPolicies) else RunPolicies(policy, now)
+
+
 def grid_ca_dir(policy: Any) -> Optional[str]:
     """The grid CA directory of a verifying policy (a second TLS anchor for list hosts)."""
+    if isinstance(policy, RunPolicies):
+        policy = policy.policy
     return str(policy.settings.ca_dir) if isinstance(policy, TrustPolicy) else None
-
-
-def _policy(policy: Any, sub: Subscription, now: dt.datetime) -> Any:
-    """The policy checking this subscription at ``now``: the pin alone names its endorser
-    (chain and CRL still required); without a pin, the trust file's endorsers."""
-    if not isinstance(policy, TrustPolicy):
-        return policy  # --no-signature: no signer to pin
-    endorsers = policy.endorsers
-    if sub.endorser_dn:
-        ca = parse_dn(sub.endorser_ca) if sub.endorser_ca else None
-        pin = Endorser(kind="hepix", subject=parse_dn(sub.endorser_dn), issuer=ca,
-                       origin=f"the pin of subscription {sub.id or sub.url}")
-        endorsers = TrustedEndorsers((pin,), None)
-    return TrustPolicy(policy.settings, endorsers, clock=lambda: now)
 
 
 def verify(policy: Any, sub: Subscription, data: bytes, now: dt.datetime,
@@ -134,7 +152,7 @@ def verify(policy: Any, sub: Subscription, data: bytes, now: dt.datetime,
     """Verify a fetched list for ``sub``. Raises RecordError (SignatureError, StaleList ...)."""
     what = sub.url
     try:
-        verified = _policy(policy, sub, now).verify_image_list(
+        verified = _policies(policy, now).for_subscription(sub).verify_image_list(
             data, what, current.version if current else None, seen_identifier=sub.id or None)
     except UntrustedEndorser:
         if not sub.endorser_dn:
@@ -290,8 +308,9 @@ def update_all(db: Database, http: HttpSettings, policy: Any, now: dt.datetime,
     """Refresh every subscription; one's refusal or failure does not stop the others."""
     results = []
     session = session or new_session(http)  # one connection pool: lists often share a host
+    policies = _policies(policy, now)
     for sub in all_subscriptions(db):
-        result = update_subscription(db, sub.id, http, policy, now, session)
+        result = update_subscription(db, sub.id, http, policies, now, session)
         if result.ok:
             log.info("%s", result.describe())
         else:
