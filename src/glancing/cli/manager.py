@@ -7,14 +7,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from glancing import __version__, errors
-from glancing.cli import common, options
-from glancing.errors import UsageError
+from glancing.cli import common, manager_sync, options
+from glancing.cli import manager_subs as subs
 from glancing.manager import service
 from glancing.manager.lock import default_lock_path
 from glancing.manager.run import SyncOptions
+from glancing.subscriptions.db import DEFAULT_DATABASE
 from glancing.pipeline import ImportOptions
 from glancing.retry import RetryPolicy
 from glancing.settings import Settings
@@ -31,6 +33,8 @@ Keep the images of marketplace ID lists current in OpenStack Glance (run it from
   glance_manager -l LIST [-l LIST ...]   sync: import new appliances and new versions
   glance_manager status                  the managed images: appliance, version, mpid, state, age
   glance_manager rollback APPLIANCE      make the newest backup current again
+  glance_manager subscribe URL           follow a signed HEPiX image list (see COMMAND --help)
+  glance_manager update                  refresh every subscribed list
 
 Each listed ID's record is fetched and checked exactly as `glancing ID` does. An appliance is
 its Glance name (the record title). Present with this ID and digest: nothing to do. A newer
@@ -46,26 +50,37 @@ EPILOG = f"""\
   glance_manager sync: 8 means one or more images failed or were refused (see the summary);
   the other images were still handled. 3 means the marketplace could not be reached at all,
   4 that Glance could not be listed, 6 that another run holds the lock: nothing was done.
+  glance_manager update: 5 means one or more lists were refused (bad signature, untrusted or
+  unpinned signer, expired, from the future, downgraded, same version with other content,
+  changed identifier): those subscriptions were left as they were, the others were updated;
+  8 means a list could not be fetched (and none was refused).
 """
 
 
-def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    """The glance_manager argument parser (auth options included)."""
-    p = common.Parser(prog="glance_manager", description=DESCRIPTION, epilog=EPILOG,
-                                usage="glance_manager [options] -l LIST [-l LIST ...] | status | rollback APPLIANCE",
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", nargs="?", default="sync", choices=("sync", "status", "rollback"),
-                   help="what to do (default: sync)")
-    p.add_argument("appliance", nargs="?", help="the appliance (Glance name) to roll back")
-    p.add_argument("--version", action="version", version=f"glance_manager {__version__}")
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its procedure, its one-line help, and the options only it takes."""
+
+    name: str
+    run: Callable[[argparse.Namespace], int]
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    usage: str = ""  # its own arguments, for the usage line: "URL [--auto-endorse] ..."
+    details: str = ""  # more of its --help, after the one-line help
+
+
+def _shared_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """The options every command takes, before or after its name."""
     p.add_argument("-l", "--list", "--vmlist", action="append", default=[], metavar="LIST",
                    help="file of marketplace IDs, one per line (repeatable; see img_list.txt.example)")
+    p.add_argument("--db", metavar="FILE",
+                   help=f"the subscriptions database ([manager] database, default {DEFAULT_DATABASE})")
     p.add_argument("--dry-run", action="store_true", help="print the plan; change nothing in Glance")
     p.add_argument("--keep", type=int, metavar="N", help="backups kept per appliance ([manager] keep, default 1)")
     p.add_argument("--jobs", type=int, metavar="N", help="images handled in parallel ([manager] jobs, default 1)")
     p.add_argument("--lock", metavar="FILE",
                    help=f"lock file; a second run exits with status 6 ([manager] lock, default {default_lock_path()})")
-    p.add_argument("--json", action="store_true", help="print the run report (or status) as JSON on stdout")
+    p.add_argument("--json", action="store_true", help="print the run report (or listing) as JSON on stdout")
     # dest is not "metrics": openstack.config reads every namespace attribute as a cloud setting,
     # and its own "metrics" setting must be a dict.
     p.add_argument("--metrics", dest="metrics_file", metavar="FILE",
@@ -77,6 +92,39 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     options.add_trust_options(p)
     options.add_config_option(p)
     register_arguments(p, argv)
+
+
+def _subcommand(subparsers: Any, command: Command, argv: Sequence[str]) -> None:
+    # "resolve": a command may redefine a shared option (subscribe's --endorser pins, it does
+    # not add trust).
+    description = f"{command.help}\n\n{command.details}" if command.details else command.help
+    sub = subparsers.add_parser(command.name, help=command.help, description=description,
+                                prog=f"glance_manager {command.name}",
+                                usage=f"glance_manager [options] {command.name} {command.usage}".rstrip(),
+                                conflict_handler="resolve",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    _shared_options(sub, argv)
+    # A shared option given before the command name must survive the subparser's defaults.
+    for action in sub._actions:
+        if action.dest != "help":
+            action.default = argparse.SUPPRESS
+    command.arguments(sub)
+    sub.set_defaults(command=command.name)
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The glance_manager argument parser (auth options included): one subparser per COMMANDS
+    entry; no command is ``sync``."""
+    p = common.Parser(prog="glance_manager", description=DESCRIPTION, epilog=EPILOG,
+                      usage="glance_manager [options] [-l LIST ...] [COMMAND [ARGS]]",
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"glance_manager {__version__}")
+    _shared_options(p, argv)
+    manager_sync.add_sync_options(p)
+    p.set_defaults(command="sync")
+    subparsers = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=common.Parser)
+    for command in COMMANDS.values():
+        _subcommand(subparsers, command, argv)
     return p
 
 
@@ -104,6 +152,7 @@ def _lock(settings: Settings) -> str:
 def _sync(args: argparse.Namespace) -> int:
     settings = options.load_settings(args)
     sync_options = SyncOptions(dry_run=args.dry_run, keep=settings.get("manager", "keep"),
+                               on_expire=settings.get("manager", "on_expire"),
                                jobs=settings.get("manager", "jobs"),
                                import_options=ImportOptions(http=options.http_settings(settings)),
                                image_retry=RetryPolicy(retries=settings.get("manager", "image_retries"),
@@ -112,12 +161,11 @@ def _sync(args: argparse.Namespace) -> int:
         lists=args.list, options=sync_options, lock_path=_lock(settings),
         metrics_file=settings.get("manager", "metrics"),
         marketplace=marketplace_base(settings.get("sources", "marketplace_url")))
+    subs: list = []
+    request = replace(request, subscriptions=manager_sync.subscriptions_step(
+        args, settings, sync_options.import_options, subs))
     report = service.run_sync(request, _connect(args, settings), _fetcher(args, settings))
-    if args.json:
-        print(report.to_json())
-    elif not args.quiet:
-        print(report.summary())
-    return report.exit_code()
+    return manager_sync.print_sync(args, report, subs[0] if subs else None)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -136,14 +184,40 @@ def _rollback(args: argparse.Namespace) -> int:
     return errors.OK
 
 
-def _unexpected(args: argparse.Namespace) -> int:
-    raise UsageError(f"unexpected argument {args.appliance!r}")
+def _rollback_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("appliance", nargs="?", help="the appliance (Glance name) to roll back")
+
+
+# The subcommands. A new command: its procedure in the library, its entry here.
+COMMANDS: Dict[str, Command] = {c.name: c for c in (
+    Command("sync", _sync, "update, import and expire (the cron job; also what no command does)",
+            lambda p: manager_sync.add_sync_options(p, suppress=True),
+            "[-l LIST ...] [--cache-dir DIR] [--verify-cache] [--event-cmd COMMAND]"),
+    Command("events", manager_sync.events, "the pending and failed events; --replay runs them again",
+            manager_sync.add_events_options, "[--replay] [--json]"),
+    Command("status", _status, "the managed images: appliance, version, mpid, state, age"),
+    Command("rollback", _rollback, "make the newest backup of APPLIANCE current again",
+            _rollback_arguments, "APPLIANCE"),
+    Command("subscribe", subs.subscribe, "fetch and verify a HEPiX image list now and follow it",
+            subs.subscribe_arguments, "URL [--endorser DN [--ca DN]] [--auto-endorse] "
+            "[--new-images accept|subscribe|refuse] [--user U --password-file F]", subs.SUBSCRIBE_HELP),
+    Command("subscriptions", subs.subscriptions_command, "list the subscriptions, or: show ID|URL",
+            subs.subscriptions_arguments, "[show ID|URL [--format lines|json|message|smime]]"),
+    Command("unsubscribe", subs.unsubscribe, "stop following a list (its images stay until expired)",
+            subs.id_or_url_argument, "ID|URL"),
+    Command("images", subs.images_command, "the subscribed lists' images and their vmcatcher state",
+            subs.images_arguments, "[--subscription ID] [--json]"),
+    Command("select", subs.select, "import these images (UUID or SHA-512) from now on",
+            subs.image_keys_argument, "UUID|SHA512 ..."),
+    Command("deselect", subs.deselect, "stop importing these images (they expire)",
+            subs.image_keys_argument, "UUID|SHA512 ..."),
+    Command("update", subs.update, "refresh every subscribed list (SubscriptionImageNew events for new "
+            "images); change nothing in Glance", subs.event_option, "[--event-cmd COMMAND]", subs.UPDATE_HELP),
+)}
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.appliance and args.command != "rollback":
-        return _unexpected(args)
-    return {"sync": _sync, "status": _status, "rollback": _rollback}[args.command](args)
+    return COMMANDS[args.command].run(args)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
