@@ -285,3 +285,18 @@ def test_verify_rehashes_every_cached_file_and_a_short_one_is_dropped_unread(tmp
     (root / "u").write_bytes(data[:10])
     assert not always.check("u", len(data), want) and always.checked["u"].startswith("removed: size")
     assert not (root / "u").exists() and not always.check("u", len(data), want)
+
+
+def test_backups_beyond_keep_are_pruned_after_an_import(db, www, tmp_path: Path) -> None:
+    root, server = www
+    target = FakeTarget()
+    ids = []
+    for version in ("1", "2", "3"):
+        a = served(root, server, f"imga-{version}.qcow2", qcow("a" + version))
+        store_list(db, SUB, URL, [{**a, "id": "imga", "title": "imga", "version": version}], version=version,
+                   selected=["imga"])
+        report = run(db, target, tmp_path, keep=1)
+        ids.append(row(db, "imga")["target_id"])
+    assert ids[0] not in target.images  # the oldest backup went
+    assert names.TAG_BACKUP in target.images[ids[1]]["tags"] and ids[2] in target.images
+    assert [(p["image_id"], p["result"]) for p in report.pruned] == [(ids[0], "deleted")]
