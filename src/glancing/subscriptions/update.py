@@ -19,13 +19,13 @@ import json
 import logging
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import requests
 
 from glancing import errors
 from glancing.errors import GlancingError, RecordError
-from glancing.fetch.http import HttpSettings
+from glancing.fetch.http import HttpSettings, new_session
 from glancing.formats import jsonsafe
 from glancing.formats.dates import format_date
 from glancing.formats.hepix.read import HepixImage, HepixList, read_image_list
@@ -93,12 +93,16 @@ def content_sha512(document: Mapping[str, Any]) -> str:
     return hashlib.sha512(canonical.encode("utf-8")).hexdigest()
 
 
+def stored_content(instance: ListInstance) -> bytes:
+    """The JSON bytes of a stored list exactly as signed (verified when it was received)."""
+    if smime.looks_signed(instance.data):
+        return smime.unverified_content(instance.data, "stored list")
+    return instance.data
+
+
 def stored_document(instance: ListInstance) -> Mapping[str, Any]:
-    """The JSON of a stored list, verified when it was received (not verified again)."""
-    content = instance.data
-    if smime.looks_signed(content):
-        content = smime.unverified_content(content, "stored list")
-    return jsonsafe.load_object(content, "stored list", "HEPiX image list")
+    """The parsed JSON of a stored list (not verified again)."""
+    return jsonsafe.load_object(stored_content(instance), "stored list", "HEPiX image list")
 
 
 def signer_of(data: bytes, what: str) -> Signer:
@@ -106,18 +110,41 @@ def signer_of(data: bytes, what: str) -> Signer:
     return Signer.of(smime.verify_smime(data, what).certificate)
 
 
-def _policy(policy: Any, sub: Subscription, now: dt.datetime) -> Any:
-    """The policy checking this subscription at ``now``: the pin alone names its endorser
-    (chain and CRL still required); without a pin, the trust file's endorsers."""
-    if not isinstance(policy, TrustPolicy):
-        return policy  # --no-signature: no signer to pin
-    endorsers = policy.endorsers
-    if sub.endorser_dn:
-        ca = parse_dn(sub.endorser_ca) if sub.endorser_ca else None
-        pin = Endorser(kind="hepix", subject=parse_dn(sub.endorser_dn), issuer=ca,
-                       origin=f"the pin of subscription {sub.id or sub.url}")
-        endorsers = TrustedEndorsers((pin,), None)
-    return TrustPolicy(policy.settings, endorsers, clock=lambda: now)
+class RunPolicies:
+    """The policies of one run at one ``now``: one per pin, one for the trust file, so the grid
+    CA directory is read once per pin rather than once per list."""
+
+    def __init__(self, policy: Any, now: dt.datetime) -> None:
+        self.policy, self.now = policy, now
+        self._made: Dict[Tuple[Optional[str], Optional[str]], Any] = {}
+
+    def for_subscription(self, sub: Subscription) -> Any:
+        """The pin alone names the endorser (chain and CRL still required); without a pin,
+        the trust file's endorsers."""
+        if not isinstance(self.policy, TrustPolicy):
+            return self.policy  # --no-signature: no signer to pin
+        key = (sub.endorser_dn, sub.endorser_ca if sub.endorser_dn else None)
+        if key not in self._made:
+            endorsers = self.policy.endorsers
+            if sub.endorser_dn:
+                ca = parse_dn(sub.endorser_ca) if sub.endorser_ca else None
+                pin = Endorser(kind="hepix", subject=parse_dn(sub.endorser_dn), issuer=ca,
+                               origin="the subscription's pin")
+                endorsers = TrustedEndorsers((pin,), None)
+            now = self.now
+            self._made[key] = TrustPolicy(self.policy.settings, endorsers, clock=lambda: now)
+        return self._made[key]
+
+
+def _policies(policy: Any, now: dt.datetime) -> RunPolicies:
+    return policy if isinstance(policy, RunPolicies) else RunPolicies(policy, now)
+
+
+def grid_ca_dir(policy: Any) -> Optional[str]:
+    """The grid CA directory of a verifying policy (a second TLS anchor for list hosts)."""
+    if isinstance(policy, RunPolicies):
+        policy = policy.policy
+    return str(policy.settings.ca_dir) if isinstance(policy, TrustPolicy) else None
 
 
 def verify(policy: Any, sub: Subscription, data: bytes, now: dt.datetime,
@@ -125,7 +152,7 @@ def verify(policy: Any, sub: Subscription, data: bytes, now: dt.datetime,
     """Verify a fetched list for ``sub``. Raises RecordError (SignatureError, StaleList ...)."""
     what = sub.url
     try:
-        verified = _policy(policy, sub, now).verify_image_list(
+        verified = _policies(policy, now).for_subscription(sub).verify_image_list(
             data, what, current.version if current else None, seen_identifier=sub.id or None)
     except UntrustedEndorser:
         if not sub.endorser_dn:
@@ -138,6 +165,18 @@ def verify(policy: Any, sub: Subscription, data: bytes, now: dt.datetime,
             raise StaleList(f"{what}: version {current.version} again, with different content "
                             "(a changed list must carry a new hv:version)")
     return verified
+
+
+def read_entries(verified: VerifiedList, what: str) -> HepixList:
+    """The list's images, or RecordError naming the first entry missing a required key or
+    listed twice (both would make the stored images lie about the list)."""
+    lst = read_image_list(verified.document, what)
+    seen = set()
+    for image in lst.images:
+        if image.identifier in seen:
+            raise RecordError(f"{what}: image {image.identifier} is listed twice")
+        seen.add(image.identifier)
+    return lst
 
 
 def _image_values(image: HepixImage) -> tuple:
@@ -182,7 +221,7 @@ def _apply_images(conn: sqlite3.Connection, sub: Subscription, lst: HepixList, f
 def store(conn: sqlite3.Connection, sub: Subscription, verified: VerifiedList, fetched: Fetched,
           now: dt.datetime, first: bool, result: UpdateResult) -> None:
     """Record an accepted list: a new current instance, the images, the validators."""
-    lst = read_image_list(verified.document, sub.url)
+    lst = read_entries(verified, sub.url)
     claims, signer = verified.claims, verified.signer
     conn.execute("UPDATE list_instances SET current = 0 WHERE subscription_id = ?", (sub.id,))
     data = fetched.data or b""
@@ -211,12 +250,12 @@ def _refresh(db: Database, sub: Subscription, http: HttpSettings, policy: Any, n
     current = current_list(db, sub.id)
     fetched = fetch_list(sub.url, http, etag=sub.etag if current else None,
                          last_modified=sub.last_modified if current else None,
-                         credentials=sub.credentials, session=session)
+                         credentials=sub.credentials, session=session, grid_ca_dir=grid_ca_dir(policy))
     if fetched.unchanged:
         result.version = current.version if current else None
         return  # 304: no verification, no write
     verified = verify(policy, sub, fetched.data or b"", now, current)
-    read_image_list(verified.document, sub.url)  # a malformed entry refuses before any write
+    read_entries(verified, sub.url)  # a malformed entry refuses before any write
     warning = uri_warning(sub, verified)
     if warning:
         result.warnings.append(warning)
@@ -252,12 +291,26 @@ def update_subscription(db: Database, sub_id: str, http: HttpSettings, policy: A
     return result
 
 
+def emit_new_images(db: Database, events: Any, results: Sequence[UpdateResult]) -> None:
+    """``SubscriptionImageNew`` for every image the updates brought, as vmcatcher_subscribe
+    fires it (the raw list keys only). ``events`` is a subscriptions.events.EventLog."""
+    from glancing.subscriptions import events as ev
+
+    for result in results:
+        for uuid in result.new_images:
+            row = db.conn.execute("SELECT entry FROM images WHERE uuid = ?", (uuid,)).fetchone()
+            entry = json.loads(row["entry"]) if row else {"dc:identifier": uuid}
+            events.emit(ev.SUBSCRIPTION_IMAGE_NEW, ev.image_fields(entry))
+
+
 def update_all(db: Database, http: HttpSettings, policy: Any, now: dt.datetime,
                session: Optional[requests.Session] = None) -> List[UpdateResult]:
     """Refresh every subscription; one's refusal or failure does not stop the others."""
     results = []
+    session = session or new_session(http)  # one connection pool: lists often share a host
+    policies = _policies(policy, now)
     for sub in all_subscriptions(db):
-        result = update_subscription(db, sub.id, http, policy, now, session)
+        result = update_subscription(db, sub.id, http, policies, now, session)
         if result.ok:
             log.info("%s", result.describe())
         else:
