@@ -7,14 +7,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from glancing import __version__, errors
 from glancing.cli import common, options
-from glancing.errors import UsageError
 from glancing.manager import service
 from glancing.manager.lock import default_lock_path
 from glancing.manager.run import SyncOptions
+from glancing.subscriptions.db import DEFAULT_DATABASE
 from glancing.pipeline import ImportOptions
 from glancing.settings import Settings
 from glancing.manager.status import format_status
@@ -48,23 +49,28 @@ EPILOG = f"""\
 """
 
 
-def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    """The glance_manager argument parser (auth options included)."""
-    p = common.Parser(prog="glance_manager", description=DESCRIPTION, epilog=EPILOG,
-                                usage="glance_manager [options] -l LIST [-l LIST ...] | status | rollback APPLIANCE",
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", nargs="?", default="sync", choices=("sync", "status", "rollback"),
-                   help="what to do (default: sync)")
-    p.add_argument("appliance", nargs="?", help="the appliance (Glance name) to roll back")
-    p.add_argument("--version", action="version", version=f"glance_manager {__version__}")
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its procedure, its one-line help, and the options only it takes."""
+
+    name: str
+    run: Callable[[argparse.Namespace], int]
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+
+
+def _shared_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """The options every command takes, before or after its name."""
     p.add_argument("-l", "--list", "--vmlist", action="append", default=[], metavar="LIST",
                    help="file of marketplace IDs, one per line (repeatable; see img_list.txt.example)")
+    p.add_argument("--db", metavar="FILE",
+                   help=f"the subscriptions database ([manager] database, default {DEFAULT_DATABASE})")
     p.add_argument("--dry-run", action="store_true", help="print the plan; change nothing in Glance")
     p.add_argument("--keep", type=int, metavar="N", help="backups kept per appliance ([manager] keep, default 1)")
     p.add_argument("--jobs", type=int, metavar="N", help="images handled in parallel ([manager] jobs, default 1)")
     p.add_argument("--lock", metavar="FILE",
                    help=f"lock file; a second run exits with status 6 ([manager] lock, default {default_lock_path()})")
-    p.add_argument("--json", action="store_true", help="print the run report (or status) as JSON on stdout")
+    p.add_argument("--json", action="store_true", help="print the run report (or listing) as JSON on stdout")
     # dest is not "metrics": openstack.config reads every namespace attribute as a cloud setting,
     # and its own "metrics" setting must be a dict.
     p.add_argument("--metrics", dest="metrics_file", metavar="FILE",
@@ -76,6 +82,35 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     options.add_trust_options(p)
     options.add_config_option(p)
     register_arguments(p, argv)
+
+
+def _subcommand(subparsers: Any, command: Command, argv: Sequence[str]) -> None:
+    # "resolve": a command may redefine a shared option (subscribe's --endorser pins, it does
+    # not add trust).
+    sub = subparsers.add_parser(command.name, help=command.help, description=command.help,
+                                conflict_handler="resolve",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    _shared_options(sub, argv)
+    # A shared option given before the command name must survive the subparser's defaults.
+    for action in sub._actions:
+        if action.dest != "help":
+            action.default = argparse.SUPPRESS
+    command.arguments(sub)
+    sub.set_defaults(command=command.name)
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The glance_manager argument parser (auth options included): one subparser per COMMANDS
+    entry; no command is ``sync``."""
+    p = common.Parser(prog="glance_manager", description=DESCRIPTION, epilog=EPILOG,
+                      usage="glance_manager [options] [-l LIST ...] [COMMAND [ARGS]]",
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"glance_manager {__version__}")
+    _shared_options(p, argv)
+    p.set_defaults(command="sync")
+    subparsers = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=common.Parser)
+    for command in COMMANDS.values():
+        _subcommand(subparsers, command, argv)
     return p
 
 
@@ -133,14 +168,21 @@ def _rollback(args: argparse.Namespace) -> int:
     return errors.OK
 
 
-def _unexpected(args: argparse.Namespace) -> int:
-    raise UsageError(f"unexpected argument {args.appliance!r}")
+def _rollback_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("appliance", nargs="?", help="the appliance (Glance name) to roll back")
+
+
+# The subcommands. A new command: its procedure in the library, its entry here.
+COMMANDS: Dict[str, Command] = {c.name: c for c in (
+    Command("sync", _sync, "update, import and expire (the cron job; also what no command does)"),
+    Command("status", _status, "the managed images: appliance, version, mpid, state, age"),
+    Command("rollback", _rollback, "make the newest backup of APPLIANCE current again",
+            _rollback_arguments),
+)}
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.appliance and args.command != "rollback":
-        return _unexpected(args)
-    return {"sync": _sync, "status": _status, "rollback": _rollback}[args.command](args)
+    return COMMANDS[args.command].run(args)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
