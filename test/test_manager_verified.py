@@ -194,3 +194,38 @@ def test_a_spec_survives_its_json(marketplace, pki, image, ca_dir, tmp_path):  #
     spec = marketplace_spec(mpid, settings_for(marketplace, ca_dir, pki, tmp_path))
     assert spec_from_json(spec_to_json(spec)) == spec
     assert spec.expected.digests and spec.expires is not None
+
+
+def test_without_a_writable_default_database_every_record_is_verified(marketplace, pki, image, ca_dir,
+                                                                      tmp_path):  # noqa: F811
+    from glancing.manager.verified import for_run
+
+    mpid = marketplace.publish(signed_record(pki.good, image, ["http://127.0.0.1:9/disk.img"]))
+    settings = settings_for(marketplace, ca_dir, pki, tmp_path)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    fetch = for_run(settings, str(blocked / "glancing.db"), explicit=False)
+    assert not isinstance(fetch, VerifiedRecords)
+    assert fetch(mpid) == marketplace_spec(mpid, settings)
+    with pytest.raises(GlancingError, match="cannot create the database .*a-file"):
+        for_run(settings, str(blocked / "glancing.db"), explicit=True)
+
+
+def test_a_database_keeps_verdicts_across_runs_and_no_signature_keeps_none(marketplace, pki, image, ca_dir,
+                                                                          tmp_path):  # noqa: F811
+    from glancing.manager.verified import for_run
+    from glancing.trust.policy import UnsafeNoVerify
+
+    mpid = marketplace.publish(signed_record(pki.good, image, ["http://127.0.0.1:9/disk.img"]))
+    settings = settings_for(marketplace, ca_dir, pki, tmp_path)
+    path = str(tmp_path / "var" / "glancing.db")
+    for expected in ("verified", "not_modified"):
+        fetch = for_run(settings, path, explicit=False)
+        assert isinstance(fetch, VerifiedRecords)
+        fetch(mpid)
+        fetch.close()
+        assert fetch.counts[expected] == 1
+    unsafe = SourceSettings(policy=UnsafeNoVerify(), marketplace_url=marketplace.base)
+    fetch = for_run(unsafe, path, explicit=True)
+    assert not isinstance(fetch, VerifiedRecords)
+    assert fetch(mpid).version == "1"

@@ -124,10 +124,10 @@ def _connect(args: argparse.Namespace, settings: Settings) -> Any:
 
 def _fetcher(args: argparse.Namespace, settings: Settings) -> Any:
     def fetcher() -> Any:
-        from glancing.sources import marketplace_spec
+        from glancing.manager import verified
 
         sources = options.source_settings(args, settings)  # one trust policy (CA dir, CRLs) for the run
-        return lambda mpid: marketplace_spec(mpid, sources)
+        return verified.for_run(sources, settings.get("manager", "database"), settings.given("manager", "database"))
     return fetcher
 
 

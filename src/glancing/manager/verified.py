@@ -31,11 +31,11 @@ import sqlite3
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 import requests
 
-from glancing.errors import GlancingError
+from glancing.errors import EnvironmentProblem, GlancingError
 from glancing.fetch.http import new_session
 from glancing.model import DigestScope, Expected, ImageSpec, Location, Origin
 from glancing.sources import CheckedListing, SourceSettings, check_listing, marketplace_spec
@@ -301,11 +301,17 @@ class VerifiedRecords:
                 self._writes[mpid] = None
 
     def close(self) -> None:
-        """Write what this run verified or dropped (one transaction). Raises sqlite3.Error."""
+        """Write what this run verified or dropped (one transaction). Raises nothing."""
         with self._lock:
             writes, self._writes = dict(self._writes), {}
         if not writes:
             return
+        try:
+            self._write(writes)
+        except sqlite3.Error as exc:  # a cache: losing it costs the next run time, never safety
+            log.warning("could not keep this run's verified records: %s", exc)
+
+    def _write(self, writes: Mapping[str, Optional[Entry]]) -> None:
         with self.conn:
             for mpid, entry in writes.items():
                 self.conn.execute("DELETE FROM verified_records WHERE mpid = ?", (mpid,))
@@ -326,3 +332,45 @@ def _entry(row: Any) -> Entry:
     return Entry(row["mpid"], row["url"] or "", row["etag"], row["last_modified"], row["data_sha512"],
                  record, row["summary"] or "", row["signer_not_after"], row["crl_fingerprint"] or "",
                  row["verified_at"])
+
+
+class _OwnedRecords(VerifiedRecords):
+    """VerifiedRecords over a database it opened itself, and closes."""
+
+    def __init__(self, database: Any, settings: SourceSettings, options: CacheOptions) -> None:
+        super().__init__(database.conn, settings, options)
+        self.database = database
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.database.conn.close()
+
+
+def for_run(settings: SourceSettings, database: str, explicit: bool,
+            options: CacheOptions = CacheOptions()) -> Callable[[str], ImageSpec]:
+    """The run's FetchSpec: verdicts kept in ``database`` when it can be opened, else every record
+    verified as before.
+
+    A database the user named (``explicit``: --db, [manager] database, the environment) must open,
+    else EnvironmentProblem. The default one is optional: a user without write access to
+    /var/lib/glancing runs as before, told so once at info level. --no-signature keeps nothing.
+    """
+    from glancing.subscriptions.db import Database
+    from glancing.trust.policy import TrustPolicy
+
+    if not isinstance(settings.policy, TrustPolicy):  # --no-signature: nothing verified to keep
+        return lambda mpid: marketplace_spec(mpid, settings)
+    try:
+        db = Database.open(database)
+    except EnvironmentProblem as exc:
+        if explicit:
+            raise
+        log.info("no database (%s): every record is verified again on every run", exc)
+        return lambda mpid: marketplace_spec(mpid, settings)
+    try:
+        return _OwnedRecords(db, settings, options)
+    except BaseException:
+        db.conn.close()
+        raise
