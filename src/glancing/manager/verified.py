@@ -187,16 +187,20 @@ def conditional_get(url: str, entry: Optional[Entry], settings: SourceSettings,
         headers["If-Modified-Since"] = entry.last_modified
     answer = session.get(url, headers=headers, allow_redirects=False, stream=True,
                          **settings.http.request_kwargs())
+    # A body read to its end lets the connection serve the next ID (keep-alive).
     with answer:
         if answer.status_code == 304 and entry is not None:
+            _ = answer.content
             return Fetched(None, answer.headers.get("ETag") or entry.etag,
                            answer.headers.get("Last-Modified") or entry.last_modified)
         if answer.status_code != 200:
             raise GlancingError(f"{url}: HTTP {answer.status_code}")
-        data = answer.raw.read(_MAX_LISTING + 1, decode_content=False)
-        if len(data) > _MAX_LISTING:
-            raise GlancingError(f"{url}: larger than {_MAX_LISTING} bytes")
-        return Fetched(data, answer.headers.get("ETag"), answer.headers.get("Last-Modified"))
+        data = bytearray()
+        for chunk in answer.iter_content(1 << 16):
+            data += chunk
+            if len(data) > _MAX_LISTING:
+                raise GlancingError(f"{url}: larger than {_MAX_LISTING} bytes")
+        return Fetched(bytes(data), answer.headers.get("ETag"), answer.headers.get("Last-Modified"))
 
 
 class VerifiedRecords:
