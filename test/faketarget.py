@@ -144,6 +144,20 @@ class FakeTarget:
     def annotate(self, image_id: str, properties: Mapping[str, str]) -> None:
         self._update(image_id, "annotate", **properties)
 
+    def expire(self, image: Mapping[str, Any], how: str, when: Optional[dt.datetime] = None) -> Tuple[str, str]:
+        if image["id"] not in self.images:
+            return "failed", f"Glance refused to update image {image['id']}: HTTP 404: gone"
+        current = self.images[image["id"]]
+        if names.TAG_EXPIRED not in (current.get("tags") or ()) or not current.get("os_hidden"):
+            self._update(image["id"], "expire", os_hidden=True,
+                         tags=[*(current.get("tags") or ()), names.TAG_EXPIRED],
+                         **{names.PROP_EXPIRED_AT: names.stamp(when)})
+        if how == "delete":
+            return self.prune(image["id"])
+        if how == "deactivate" and current.get("status") != "deactivated":
+            self._update(image["id"], "deactivate", status="deactivated")
+        return ("deactivated" if how == "deactivate" else "hidden"), ""
+
     def _delete(self, image_id: str) -> None:
         if self.refuse_delete:
             raise GlanceError("Glance refused to delete image: HTTP 409: in use")

@@ -6,11 +6,13 @@ Serves one directory (GET, HEAD) with Content-Length, ETag, Last-Modified, `byte
 Faults: drop the connection mid-body, fail with a status, delay, ignore Range, omit the length;
 and the hostile ones a download must survive in bounded time: announce more bytes than exist and
 close (every request, ranged ones too), stall at a byte offset, trickle, redirect anywhere, send
-garbage chunked framing or a wrong Content-Range. ``tls=`` serves HTTPS with a given SSLContext.
+garbage chunked framing or a wrong Content-Range. Conditional GETs (If-None-Match,
+If-Modified-Since) get 304; ``require_auth`` demands HTTP basic auth. ``tls=`` serves HTTPS with a given SSLContext.
 """
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import re
 import socket
@@ -43,6 +45,7 @@ class Faults:
     redirects: dict[str, tuple[int, str]] = field(default_factory=dict)  # path -> (status, Location)
     garbage_chunked: set[str] = field(default_factory=set)
     bad_ranges: set[str] = field(default_factory=set)  # 206 with a Content-Range of the wrong start
+    auth: Optional[str] = None  # the Authorization header every request must carry (basic auth)
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def take(self, table: dict[str, list[int]], path: str) -> Optional[int]:
@@ -80,6 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
             delay = srv.faults.delay
         if delay:
             time.sleep(delay)
+        if srv.faults.auth is not None and self.headers.get("Authorization") != srv.faults.auth:
+            return self._simple(401, "authentication required\n", {"WWW-Authenticate": 'Basic realm="test"'})
         status = srv.faults.take(srv.faults.fails, path)
         if status is not None:
             return self._simple(status, f"injected failure {status}\n")
@@ -99,6 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
         size = st.st_size + lie
         etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
         modified = email.utils.formatdate(st.st_mtime, usegmt=True)
+        if self._not_modified(etag, st.st_mtime):
+            return self._simple(304, "", {"ETag": etag, "Last-Modified": modified})
         start, end, code = self._range(size, etag, modified)
         if code == 416:
             return self._simple(416, "range not satisfiable\n", {"Content-Range": f"bytes */{size}"})
@@ -108,6 +115,19 @@ class _Handler(BaseHTTPRequestHandler):
             if lie:  # the announced bytes beyond the file never come: close after the real ones
                 drop = max(0, min(drop if drop is not None else end, st.st_size - start))
             self._body(file, start, min(end, st.st_size), drop, bool(chunked))
+
+    def _not_modified(self, etag: str, mtime: float) -> bool:
+        """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since."""
+        match = self.headers.get("If-None-Match")
+        if match is not None:
+            return etag in [m.strip() for m in match.split(",")] or match.strip() == "*"
+        since = self.headers.get("If-Modified-Since")
+        if since is None:
+            return False
+        try:
+            return int(mtime) <= email.utils.parsedate_to_datetime(since).timestamp()
+        except (TypeError, ValueError):
+            return False
 
     def _file_headers(self, code: int, etag: str, modified: str, span: tuple[int, int, int],
                       chunked: Optional[bool], wrong_range: bool) -> None:
@@ -280,6 +300,12 @@ class FaultyHTTPServer(ThreadingHTTPServer):
         """Close the connection after `nbytes` of the body of `path`, `times` times."""
         with self.faults.lock:
             self.faults.drops[_norm(path)] = [nbytes, times]
+
+    def require_auth(self, user: str, password: str) -> None:
+        """Answer 401 to every request without these basic-auth credentials."""
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        with self.faults.lock:
+            self.faults.auth = f"Basic {token}"
 
     def fail(self, path: str, status: int, times: int = 1) -> None:
         """Answer `status` to the next `times` requests for `path`."""

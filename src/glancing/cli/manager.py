@@ -7,11 +7,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from glancing import __version__, errors
-from glancing.cli import common, options
+from glancing.cli import common, manager_sync, options
+from glancing.cli import manager_subs as subs
 from glancing.manager import service
 from glancing.manager.lock import default_lock_path
 from glancing.manager.run import SyncOptions
@@ -31,6 +32,8 @@ Keep the images of marketplace ID lists current in OpenStack Glance (run it from
   glance_manager -l LIST [-l LIST ...]   sync: import new appliances and new versions
   glance_manager status                  the managed images: appliance, version, mpid, state, age
   glance_manager rollback APPLIANCE      make the newest backup current again
+  glance_manager subscribe URL           follow a signed HEPiX image list (see COMMAND --help)
+  glance_manager update                  refresh every subscribed list
 
 Each listed ID's record is fetched and checked exactly as `glancing ID` does. An appliance is
 its Glance name (the record title). Present with this ID and digest: nothing to do. A newer
@@ -46,6 +49,10 @@ EPILOG = f"""\
   glance_manager sync: 8 means one or more images failed or were refused (see the summary);
   the other images were still handled. 3 means the marketplace could not be reached at all,
   4 that Glance could not be listed, 6 that another run holds the lock: nothing was done.
+  glance_manager update: 5 means one or more lists were refused (bad signature, untrusted or
+  unpinned signer, expired, from the future, downgraded, same version with other content,
+  changed identifier): those subscriptions were left as they were, the others were updated;
+  8 means a list could not be fetched (and none was refused).
 """
 
 
@@ -57,6 +64,7 @@ class Command:
     run: Callable[[argparse.Namespace], int]
     help: str
     arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    usage: str = ""  # its own arguments, for the usage line: "URL [--auto-endorse] ..."
 
 
 def _shared_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
@@ -88,6 +96,8 @@ def _subcommand(subparsers: Any, command: Command, argv: Sequence[str]) -> None:
     # "resolve": a command may redefine a shared option (subscribe's --endorser pins, it does
     # not add trust).
     sub = subparsers.add_parser(command.name, help=command.help, description=command.help,
+                                prog=f"glance_manager {command.name}",
+                                usage=f"glance_manager [options] {command.name} {command.usage}".rstrip(),
                                 conflict_handler="resolve",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     _shared_options(sub, argv)
@@ -107,6 +117,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"glance_manager {__version__}")
     _shared_options(p, argv)
+    manager_sync.add_sync_options(p)
     p.set_defaults(command="sync")
     subparsers = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=common.Parser)
     for command in COMMANDS.values():
@@ -144,12 +155,11 @@ def _sync(args: argparse.Namespace) -> int:
         lists=args.list, options=sync_options, lock_path=_lock(settings),
         metrics_file=settings.get("manager", "metrics"),
         marketplace=marketplace_base(settings.get("sources", "marketplace_url")))
+    subs: list = []
+    request = replace(request, subscriptions=manager_sync.subscriptions_step(
+        args, settings, sync_options.import_options, subs))
     report = service.run_sync(request, _connect(args, settings), _fetcher(args, settings))
-    if args.json:
-        print(report.to_json())
-    elif not args.quiet:
-        print(report.summary())
-    return report.exit_code()
+    return manager_sync.print_sync(args, report, subs[0] if subs else None)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -174,10 +184,28 @@ def _rollback_arguments(p: argparse.ArgumentParser) -> None:
 
 # The subcommands. A new command: its procedure in the library, its entry here.
 COMMANDS: Dict[str, Command] = {c.name: c for c in (
-    Command("sync", _sync, "update, import and expire (the cron job; also what no command does)"),
+    Command("sync", _sync, "update, import and expire (the cron job; also what no command does)",
+            lambda p: manager_sync.add_sync_options(p, suppress=True),
+            "[-l LIST ...] [--cache-dir DIR] [--verify-cache] [--event-cmd COMMAND]"),
+    Command("events", manager_sync.events, "the pending and failed events; --replay runs them again",
+            manager_sync.add_events_options, "[--replay] [--json]"),
     Command("status", _status, "the managed images: appliance, version, mpid, state, age"),
     Command("rollback", _rollback, "make the newest backup of APPLIANCE current again",
-            _rollback_arguments),
+            _rollback_arguments, "APPLIANCE"),
+    Command("subscribe", subs.subscribe, "fetch and verify a HEPiX image list now and follow it",
+            subs.subscribe_arguments, "URL [--endorser DN [--ca DN]] [--auto-endorse] "
+            "[--new-images accept|subscribe|refuse] [--user U --password-file F]"),
+    Command("subscriptions", subs.subscriptions_command, "list the subscriptions, or: show ID|URL",
+            subs.subscriptions_arguments, "[show ID|URL [--format lines|json|message|smime]]"),
+    Command("unsubscribe", subs.unsubscribe, "stop following a list (its images stay until expired)",
+            subs.id_or_url_argument, "ID|URL"),
+    Command("images", subs.images_command, "the subscribed lists' images and their vmcatcher state",
+            subs.images_arguments, "[--subscription ID] [--json]"),
+    Command("select", subs.select, "import these images (UUID or SHA-512) from now on",
+            subs.image_keys_argument, "UUID|SHA512 ..."),
+    Command("deselect", subs.deselect, "stop importing these images (they expire)",
+            subs.image_keys_argument, "UUID|SHA512 ..."),
+    Command("update", subs.update, "refresh every subscribed list; change nothing in Glance"),
 )}
 
 

@@ -146,6 +146,7 @@ class HttpStream:
         self._response: Optional[requests.Response] = None
         self._validator: Optional[str] = None
         self._skip = 0  # bytes to drop after a resume the server answered with the whole body
+        self._base = 0  # where the body starts (open_at)
         self._watch = Watchdog(url, settings.bounds, settings.clock)
 
     @classmethod
@@ -158,6 +159,23 @@ class HttpStream:
         stream.size = int(length) if length and length.isdigit() else None
         stream._validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
         stream._response = response
+        return stream
+
+    @classmethod
+    def open_at(cls, url: str, offset: int, session: requests.Session,
+                settings: HttpSettings = HttpSettings()) -> "HttpStream":
+        """Like ``open``, but the body from byte ``offset`` on (a partial file kept by an earlier
+        run); a server without Range support sends it whole and the first bytes are dropped."""
+        if offset <= 0:
+            return cls.open(url, session, settings)
+        check_ca_file(settings)
+        stream = cls(url, session, settings)
+        response = stream._retrying(lambda: stream._resume(offset))
+        length = response.headers.get("Content-Length")
+        if length and length.isdigit():
+            stream.size = int(length) + (offset if response.status_code == 206 else 0)
+        stream._validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
+        stream._response, stream._base = response, offset
         return stream
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
@@ -252,7 +270,7 @@ class HttpStream:
         return self._retrying(lambda: self._resume(offset))
 
     def chunks(self) -> Iterator[bytes]:
-        offset = 0
+        offset = self._base
         while True:
             response = self._response
             assert response is not None, "stream not open or already closed"

@@ -11,7 +11,7 @@ from typing import Callable, List, Optional, Sequence
 
 from glancing.errors import GlancingError, UsageError
 from glancing.manager import actions
-from glancing.manager.lists import read_lists
+from glancing.manager.lists import ImageList, read_lists
 from glancing.manager.lock import RunLock
 from glancing.manager.metrics import check_metrics_path, write_metrics
 from glancing.manager.preflight import check_reachable
@@ -36,6 +36,8 @@ class SyncRequest:
     lock_path: str
     metrics_file: Optional[str] = None
     marketplace: Optional[str] = None
+    # The HEPiX subscriptions' part of the run (subscriptions.runsync), under the same lock, first.
+    subscriptions: Optional[Callable[[Connect], None]] = None
 
 
 def run_sync(request: SyncRequest, connect: Connect, fetcher: Callable[[], FetchSpec]) -> RunReport:
@@ -47,7 +49,8 @@ def run_sync(request: SyncRequest, connect: Connect, fetcher: Callable[[], Fetch
     options = request.options
     if options.keep < 0 or options.jobs < 1:
         raise UsageError("--keep must be 0 or more and --jobs 1 or more")
-    image_list = read_lists(request.lists)  # a missing list is an error before anything else
+    # A missing list is an error before anything else; no list at all is one only without subscriptions.
+    image_list = read_lists(request.lists) if request.lists or request.subscriptions is None else ImageList((), ())
     if request.metrics_file:
         check_metrics_path(request.metrics_file)
     report = RunReport(started=_dt.datetime.now(_dt.timezone.utc), dry_run=options.dry_run, keep=options.keep)
@@ -56,11 +59,17 @@ def run_sync(request: SyncRequest, connect: Connect, fetcher: Callable[[], Fetch
         report.warn(str(warning))
     with RunLock(request.lock_path):
         try:
+            target = _once(connect)
+            if request.subscriptions is not None:
+                request.subscriptions(target)
+            if not request.lists:
+                report.finish()
+                return report
             fetch = fetcher()
             try:
                 if image_list.entries and request.marketplace:
                     check_reachable(request.marketplace, options.import_options.http)
-                sync(image_list, connect(), fetch, options, report)
+                sync(image_list, target(), fetch, options, report)
             finally:
                 _close(fetch)
         except GlancingError as e:
@@ -78,6 +87,17 @@ def _close(fetch: FetchSpec) -> None:
     close = getattr(fetch, "close", None)
     if close is not None:
         close()
+
+
+def _once(connect: Connect) -> Connect:
+    """``connect`` opened at most once, when first needed."""
+    opened: List[Target] = []
+
+    def target() -> Target:
+        if not opened:
+            opened.append(connect())
+        return opened[0]
+    return target
 
 
 def status(target: Target) -> List[StatusRow]:

@@ -240,6 +240,11 @@ class Target(Protocol):
     def annotate(self, image_id: str, properties: Mapping[str, str]) -> None:
         """Set properties on an image."""
 
+    def expire(self, image: Mapping[str, Any], how: str, when: Optional[_dt.datetime] = None) -> Tuple[str, str]:
+        """Retire an image no longer endorsed: hidden and tagged ``glancing-expired`` always, then
+        ``how`` = "hide" (nothing more), "deactivate" or "delete" (deactivated when deletion is
+        refused). ("hidden" | "deactivated" | "deleted" | "failed", why). Raises nothing."""
+
     def prune(self, image_id: str) -> Tuple[str, str]:
         """Delete an old backup, or make it unusable when deletion is refused: ("deleted" |
         "deactivated" | "failed", why). Raises nothing."""

@@ -11,6 +11,7 @@ from typing import Optional
 TAG_MANAGED = "glancing"            # glancing made or adopted this image
 TAG_BACKUP = "glancing-backup"      # a retired previous version (hidden, still active)
 TAG_PENDING = "glancing-pending"    # an upload not yet verified and released
+TAG_EXPIRED = "glancing-expired"    # its list no longer endorses it (hidden; deactivated or deleted by policy)
 
 # An image's record: where it came from.
 PROP_SOURCE = "source"
@@ -26,6 +27,9 @@ PROP_APPLIANCE = "glancing_appliance"      # the name a backup was current under
 PROP_REPLACED_BY = "glancing_replaced_by"
 PROP_RETIRED_AT = "glancing_retired_at"
 PROP_ROLLED_BACK = "glancing_rolled_back"  # set by a rollback: later runs must not reinstate it
+PROP_EXPIRED_AT = "glancing_expired_at"    # when an expiry retired it
+PROP_SUBSCRIPTION = "glancing_subscription"  # the HEPiX subscription glance_manager imported it for
+PROP_DATABASE = "glancing_database"  # ... recorded in this database (its path): only that one expires it
 BACKUP_PROPS = (PROP_REPLACED_BY, PROP_RETIRED_AT, PROP_ROLLED_BACK)
 
 # A staged upload's marker: which run made it, so a later run can tell a dead run's leftover

@@ -143,6 +143,19 @@ class GlanceTarget:
     def annotate(self, image_id: str, properties: Mapping[str, str]) -> None:
         self.store.update(image_id, **self.limits.fit(properties))
 
+    def expire(self, image: Mapping[str, Any], how: str, when: Optional[_dt.datetime] = None) -> Tuple[str, str]:
+        try:
+            if names.TAG_EXPIRED not in (image.get("tags") or ()) or not image.get("os_hidden"):
+                self.store.update(image["id"], os_hidden=True, tags=[*(image.get("tags") or ()), names.TAG_EXPIRED],
+                                  **{names.PROP_EXPIRED_AT: names.stamp(when)})
+            if how == "delete":
+                return self.prune(image["id"])
+            if how == "deactivate" and image.get("status") != "deactivated":
+                self.store.deactivate(image["id"])
+        except GlanceError as e:
+            return "failed", str(e)
+        return ("deactivated" if how == "deactivate" else "hidden"), ""
+
     def prune(self, image_id: str) -> Tuple[str, str]:
         try:
             self.store.delete(image_id)
