@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from glancing import __version__, errors
-from glancing.cli import common, manager_sync, options
+from glancing.cli import common, manager_sync, manager_vmcatcher, options
 from glancing.cli import manager_subs as subs
 from glancing.manager import service
 from glancing.manager.lock import default_lock_path
@@ -206,6 +206,9 @@ COMMANDS: Dict[str, Command] = {c.name: c for c in (
     Command("deselect", subs.deselect, "stop importing these images (they expire)",
             subs.image_keys_argument, "UUID|SHA512 ..."),
     Command("update", subs.update, "refresh every subscribed list; change nothing in Glance"),
+    Command("vmcatcher-event", manager_vmcatcher.vmcatcher_event,
+            "handle the vmcatcher event in the environment (put me in VMCATCHER_CACHE_EVENT)",
+            manager_vmcatcher.add_event_options, "[--spool] [--mapping FILE]"),
 )}
 
 
