@@ -209,6 +209,9 @@ COMMANDS: Dict[str, Command] = {c.name: c for c in (
     Command("vmcatcher-event", manager_vmcatcher.vmcatcher_event,
             "handle the vmcatcher event in the environment (put me in VMCATCHER_CACHE_EVENT)",
             manager_vmcatcher.add_event_options, "[--spool] [--mapping FILE]"),
+    Command("import-vmcatcher", manager_vmcatcher.import_vmcatcher,
+            "take vmcatcher's subscriptions, endorser pins and selected images",
+            manager_vmcatcher.add_import_options, "sqlite:///PATH"),
 )}
 
 

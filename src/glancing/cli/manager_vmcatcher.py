@@ -62,4 +62,25 @@ def vmcatcher_event(args: argparse.Namespace) -> int:
     return errors.OK
 
 
-__all__ = ["add_event_options", "handler_options", "vmcatcher_event"]
+
+
+def add_import_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", metavar="sqlite:///PATH", help="vmcatcher's database ($VMCATCHER_RDBMS)")
+
+
+def import_vmcatcher(args: argparse.Namespace) -> int:
+    """``glance_manager import-vmcatcher sqlite:///path/vmcatcher.db``."""
+    from glancing.subscriptions.db import Database
+    from glancing.subscriptions.vmcatcher_import import import_vmcatcher as take
+
+    settings = options.load_settings(args)
+    with Database.open(database(args, settings)) as db:
+        report = take(db, args.source)
+    if args.json:
+        common.print_json(report.to_dict())
+    elif not args.quiet:
+        print("\n".join(report.lines()))
+    return errors.OK
+
+
+__all__ = ["add_event_options", "add_import_options", "handler_options", "import_vmcatcher", "vmcatcher_event"]
