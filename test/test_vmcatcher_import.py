@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from glancing.subscriptions.vmcatcher_import import new_images_mode
+from subskit import HTTP, LIST_ID as LIST_ID_SUBSKIT, image, make_site, uuid
+from trustkit import NOW, pki  # noqa: F401 - fixture
 
 SCHEMA = """
 CREATE TABLE endorser (id INTEGER PRIMARY KEY, identifier VARCHAR(50));
@@ -114,3 +116,42 @@ def test_what_is_not_a_vmcatcher_database_is_a_one_line_error(tmp_path, run_cli,
     assert res.returncode == 2 and words in res.stderr and "Traceback" not in res.stderr
     bad = run_cli("glance_manager", "import-vmcatcher", "--db", str(tmp_path / "g.db"), "mysql://host/vmcatcher")
     assert bad.returncode == 2 and "sqlite:///PATH" in bad.stderr
+
+
+def _one_subscription(path: Path, url: str, dn: str, ca: str, selected: str) -> Path:
+    conn = sqlite3.connect(str(path))
+    conn.executescript(SCHEMA)
+    conn.execute("INSERT INTO endorser VALUES (5, 'site endorser')")
+    conn.execute('INSERT INTO "endorserPrincible" VALUES (9, ?, ?, 5)', (dn, ca))
+    conn.execute("INSERT INTO subscription(id, identifier, uri, authorised, \"updateMode\") VALUES (1, ?, ?, 1, 1)",
+                 (LIST_ID_SUBSKIT, url))
+    conn.execute('INSERT INTO "subscriptionAuth" VALUES (1, 1, 5, 1)')
+    conn.execute('INSERT INTO "ImageDefinition" VALUES (1, ?, 0, 1, 1)', (selected,))
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.mark.parametrize("signer, status", [("good", "updated"), ("mail", "refused")])
+def test_an_imported_subscription_updates_under_its_pin(pki, tmp_path, signer, status):  # noqa: F811
+    from glancing.subscriptions.update import update_subscription
+    from glancing.subscriptions.vmcatcher_import import import_vmcatcher
+
+    site = make_site(pki, tmp_path)
+    try:
+        site.publish("1", [image(1), image(2)])
+        pinned = getattr(pki, signer)
+        source = _one_subscription(tmp_path / "vmcatcher.db", site.url, pinned.subject_openssl,
+                                   pinned.issuer_openssl, uuid(1))
+        report = import_vmcatcher(site.db, f"sqlite:///{source}")
+        assert report.subscriptions == [LIST_ID_SUBSKIT] and report.images == [uuid(1)]
+        result = update_subscription(site.db, LIST_ID_SUBSKIT, HTTP, site.policy, NOW)
+        assert result.status == status, result.describe()
+        states = {r["uuid"]: (r["selected"], r["available"]) for r in site.db.conn.execute("SELECT * FROM images")}
+        if status == "updated":  # vmcatcher's selection survives; the list brings the rest
+            assert states == {uuid(1): (1, 1), uuid(2): (0, 1)}
+        else:  # signed by someone the pin does not name: nothing changes
+            assert states == {uuid(1): (1, 0)}
+    finally:
+        site.server.stop()
+        site.db.close()
