@@ -60,7 +60,9 @@ def run_noop(work: Path, ids: List[str], market: MarketplaceServer, pki: Any, jo
         trust_file.write_text("")
     proxy = CountingProxy(labconf.GLANCE_URL)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env.update(labconf.demo_env(), OS_IMAGE_ENDPOINT_OVERRIDE=proxy.url)
+    # A no-op run downloads nothing; should an image have vanished (another lab user's cleanup),
+    # its record's dead location fails at once instead of after every retry.
+    env.update(labconf.demo_env(), OS_IMAGE_ENDPOINT_OVERRIDE=proxy.url, GLANCING_FETCH_RETRIES="0")
     argv = [str(BIN / "glance_manager"), "-q", "-l", str(image_list), "-u", market.base,
             "--ca-dir", str(pki.ca_dirs["valid"]), "--endorser", pki.good.subject_openssl,
             "--trust", str(trust_file), "--lock", str(work / "manager.lock"), "--jobs", str(jobs),

@@ -5,6 +5,7 @@ images, roll an appliance back. A thin layer over ``glancing.manager``."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from dataclasses import dataclass, replace
@@ -138,7 +139,11 @@ def _fetcher(args: argparse.Namespace, settings: Settings) -> Any:
         from glancing.manager import verified
 
         sources = options.source_settings(args, settings)  # one trust policy (CA dir, CRLs) for the run
-        return verified.for_run(sources, settings.get("manager", "database"), settings.given("manager", "database"))
+        cache = verified.CacheOptions(
+            near_expiry=dt.timedelta(seconds=settings.get("manager", "verified_near_expiry")),
+            max_age=dt.timedelta(seconds=settings.get("manager", "verified_max_age")))
+        return verified.for_run(sources, settings.get("manager", "database"),
+                                settings.given("manager", "database"), cache)
     return fetcher
 
 
