@@ -12,7 +12,12 @@ chain, CRL, as without a database) and with the database a first run filled: the
 costs one conditional GET per ID (issue 11: 800 IDs in at most 5 s). The images are
 deleted at the end, also on failure. Needs the lab (`make lab-up`).
 
-    .venv/bin/python bench/manager.py [--count 200 800] [--jobs 1 4]
+First, for each N, the records' share alone (no Glance): N signed records fetched and verified
+with an empty database, then again with the database that pass filled. On a lab other test
+sessions share, their cleanup may delete the fleet mid-run: the run then fails naming the
+vanished images' dead locations.
+
+    .venv/bin/python bench/manager.py [--count 200 800] [--jobs 1 4] [--records-only]
 """
 
 from __future__ import annotations
@@ -120,11 +125,56 @@ def bench_count(glance: Any, count: int, jobs_values: List[int]) -> None:
             print(f"glance_manager no-op: removed {removed} bench images")
 
 
+def time_records(count: int) -> None:
+    """The records' share of a no-op run, without Glance: ``count`` signed records fetched and
+    verified (empty database), then reused (the database the first pass filled)."""
+    import hashlib
+
+    from glancing.manager.verified import VerifiedRecords
+    from glancing.sources import SourceSettings
+    from glancing.subscriptions.db import Database
+    from glancing.trust.policy import TrustPolicy
+    from marketplace import signed_record
+
+    market = MarketplaceServer()
+    with tempfile.TemporaryDirectory(prefix="glancing-bench-") as tmp:
+        work = Path(tmp)
+        try:
+            pki = make_pki(work / "pki")
+            ids = []
+            for n in range(count):
+                path = work / f"{n}.img"
+                path.write_bytes(hashlib.sha512(f"records/{n}".encode()).digest() * 64)
+                ids.append(market.publish(signed_record(pki.good, path, ["http://127.0.0.1:9/x"], title=f"r{n}")))
+            (work / "trust").write_text("")
+            policy = TrustPolicy.from_options(ca_dir=str(pki.ca_dirs["valid"]), trust_file=str(work / "trust"),
+                                              endorsers=[pki.good.subject_openssl])
+            settings = SourceSettings(policy=policy, marketplace_url=market.base)
+            db = Database.open(str(work / "glancing.db"))
+            for label in ("every record verified", "records kept"):
+                started = time.perf_counter()
+                records = VerifiedRecords(db.conn, settings)
+                for mpid in ids:
+                    records(mpid)
+                records.close()
+                elapsed = time.perf_counter() - started
+                print(f"marketplace records of a no-op run, {count} IDs, {label}: {elapsed:.2f} s "
+                      f"({1000 * elapsed / count:.1f} ms per ID; {records.counts})")
+            db.conn.close()
+        finally:
+            market.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, nargs="+", default=[200, 800], help="managed images (default 200 800)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 4], help="--jobs values to time")
+    parser.add_argument("--records-only", action="store_true", help="time the records' share only (no Glance)")
     args = parser.parse_args()
+    for count in args.count:
+        time_records(count)
+    if args.records_only:
+        return 0
     glance = glance_client()
     for count in args.count:
         bench_count(glance, count, args.jobs)

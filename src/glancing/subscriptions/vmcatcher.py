@@ -26,7 +26,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping
 
 from glancing.errors import GlancingError, UsageError, exit_code
 from glancing.model import DigestScope, Expected, ImageSpec, Location, Origin
