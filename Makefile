@@ -70,6 +70,7 @@ demo: deps venv lab-install lab-up
 bench: deps venv lab-install lab-up
 	$(VPY) bench/run.py
 	$(VPY) bench/manager.py
+	$(VPY) bench/subs.py
 
 clean:
 	$(LAB) reset

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -41,7 +42,7 @@ def uuid(n: int) -> str:
 def hepix_list(signer: Identity, version: str, images: Sequence[Dict[str, Any]], *,
                identifier: str = LIST_ID, created: Optional[dt.datetime] = None,
                expires: Optional[dt.datetime] = None, uri: Optional[str] = None,
-               title: str = "Subscribed test list") -> bytes:
+               title: str = "Subscribed test list", endorsers: Sequence[Identity] = ()) -> bytes:
     document = {"hv:imagelist": {
         "dc:date:created": (created or NOW - DAY).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "dc:date:expires": (expires or NOW + 30 * DAY).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -50,6 +51,10 @@ def hepix_list(signer: Identity, version: str, images: Sequence[Dict[str, Any]],
         "hv:endorser": {"hv:x509": {"dc:creator": "Test", "hv:email": "endorser@example.org",
                                     "hv:dn": signer.subject_openssl, "hv:ca": signer.issuer_openssl}},
         "hv:images": list(images)}}
+    if endorsers:  # vmcaster's array form, for a list with two endorsers
+        document["hv:imagelist"]["hv:endorser"] = [
+            {"hv:x509": {"dc:creator": "Test", "hv:email": "endorser@example.org",
+                         "hv:dn": e.subject_openssl, "hv:ca": e.issuer_openssl}} for e in endorsers]
     if uri is not None:
         document["hv:imagelist"]["hv:uri"] = uri
     return json.dumps(document, indent=2).encode() + b"\n"
@@ -90,10 +95,10 @@ class Site:
         return [r for r in self.server.requests if r[0] == "GET" and r[1] == path]
 
 
-def make_site(pki: Pki, tmp: Path, trust: str = "") -> Site:
+def make_site(pki: Pki, tmp: Path, trust: str = "", tls: Optional[ssl.SSLContext] = None) -> Site:
     root = tmp / "www"
     root.mkdir()
-    server = FaultyHTTPServer(root).start()
+    server = FaultyHTTPServer(root, tls=tls).start()
     trust_file = tmp / "trusted-endorsers"
     trust_file.write_text(trust or f'hepix dn="{pki.good.subject_openssl}" ca="{pki.good.issuer_openssl}"\n'
                                     f'hepix dn="{pki.mail.subject_openssl}" ca="{pki.mail.issuer_openssl}"\n'

@@ -269,3 +269,19 @@ def test_only_the_last_expired_files_are_kept(tmp_path: Path) -> None:
     kept = sorted(p.name for p in (tmp_path / "cache" / "expired").iterdir() if p.name != INDEX)
     assert kept == ["u2.2026-12-02_10-00-02", "u3.2026-12-02_10-00-03"]
     assert sorted(read_index(tmp_path / "cache" / "expired")) == kept
+
+
+def test_verify_rehashes_every_cached_file_and_a_short_one_is_dropped_unread(tmp_path: Path) -> None:
+    root = tmp_path / "cache"
+    data = b"x" * 5000
+    want = hashlib.sha512(data).hexdigest()
+    plain = Cache(CacheSettings(str(root)))
+    plain.prepare()
+    (root / "u").write_bytes(data)
+    assert plain.check("u", len(data), want) and plain.checked["u"] == "rehashed"  # never verified before
+    assert plain.check("u", len(data), want) and plain.checked["u"] == "ok"
+    always = Cache(CacheSettings(str(root), verify=True))
+    assert always.check("u", len(data), want) and always.checked["u"] == "rehashed"
+    (root / "u").write_bytes(data[:10])
+    assert not always.check("u", len(data), want) and always.checked["u"].startswith("removed: size")
+    assert not (root / "u").exists() and not always.check("u", len(data), want)

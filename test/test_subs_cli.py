@@ -10,7 +10,7 @@ import pytest
 from glancing import errors
 from glancing.cli.manager import COMMANDS, build_parser, main
 from glancing.subscriptions.db import Database
-from subskit import LIST_ID, dump, image, make_site, row, uuid
+from subskit import LIST_ID, dump, hepix_list, image, make_site, row, uuid
 from trustkit import pki  # noqa: F401
 
 
@@ -74,7 +74,9 @@ def test_subscribe_list_show_images_select_update_unsubscribe(site, capsys):
     assert _gm(site, "subscriptions", "show", site.url, "--format", "smime") == 0
     assert capsys.readouterr().out.encode() == data
     assert _gm(site, "subscriptions", "show", LIST_ID, "--format", "message") == 0
-    assert json.loads(capsys.readouterr().out)["hv:imagelist"]["dc:identifier"] == LIST_ID
+    message = capsys.readouterr().out.encode()
+    assert json.loads(message)["hv:imagelist"]["dc:identifier"] == LIST_ID
+    assert message.replace(b"\r\n", b"\n") == hepix_list(site.pki.good, "1", [image(1), image(2)]).replace(b"\r\n", b"\n")
     assert _gm(site, "subscriptions", "show", LIST_ID) == 0
     assert f"id: {LIST_ID}\n" in capsys.readouterr().out
     sha = row(site.db, "images", uuid=uuid(2))["sha512"]
@@ -125,3 +127,22 @@ def test_newer_database_is_exit_7(tmp_path, capsys):
         db.conn.commit()
     assert main(["--db", str(path), "subscriptions"]) == errors.ENVIRONMENT
     assert "schema version 1000" in capsys.readouterr().err
+
+
+def test_subscribe_and_update_fire_subscription_image_new(site, tmp_path, capsys):
+    out = tmp_path / "events.txt"
+    handler = f"env | grep ^VMCATCHER_EVENT_ | sort >> {out}; echo --- >> {out}"
+    site.publish("1", [image(1)])
+    assert _gm(site, "subscribe", site.url, "--event-cmd", handler) == 0
+    site.publish("2", [image(1), image(2)])
+    assert _gm(site, "--event-cmd", handler, "update") == 0
+    assert _gm(site, "update", "--event-cmd", handler) == 0  # unchanged: no event
+    blocks = [b.strip().splitlines() for b in out.read_text().split("---") if b.strip()]
+    assert len(blocks) == 2
+    for block, n in zip(blocks, (1, 2)):
+        env = dict(line.split("=", 1) for line in block)
+        assert env["VMCATCHER_EVENT_TYPE"] == "SubscriptionImageNew"
+        assert env["VMCATCHER_EVENT_DC_IDENTIFIER"] == uuid(n)
+        assert env["VMCATCHER_EVENT_DC_TITLE"] == f"Image {n}"
+        assert "VMCATCHER_EVENT_HV_FORMAT" not in env and "VMCATCHER_EVENT_FILENAME" not in env
+    assert [r[0] for r in site.db.conn.execute("SELECT status FROM events")] == ["done", "done"]

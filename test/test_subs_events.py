@@ -13,6 +13,7 @@ import pytest
 
 from glancing.subscriptions import events as ev
 from glancing.subscriptions.db import Database
+from trustkit import NOW, pki  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -130,3 +131,60 @@ def test_a_command_that_cannot_start_fails_the_event_not_the_run(db, tmp_path: P
     log = ev.EventLog(db, str(tmp_path / "no-such-handler"), base_env={"PATH": os.environ["PATH"]})
     event = log.emit(ev.PROCESS_PREFIX)
     assert event is not None and event.status == "failed" and "status 127" in (event.last_error or "")
+
+
+def test_glance_manager_events_lists_and_replays(tmp_path: Path, capsys) -> None:
+    import json
+
+    from glancing.cli.manager import main
+
+    path = tmp_path / "db" / "g.db"
+    with Database.open(str(path)) as database:
+        ev.EventLog(database, "exit 1", base_env={"PATH": os.environ["PATH"]}).emit(
+            ev.AVAILABLE_POSTFIX, {"DC_IDENTIFIER": "uuid-7"})
+    assert main(["--db", str(path), "events", "--json"]) == 0
+    [shown] = json.loads(capsys.readouterr().out)
+    assert (shown["type"], shown["status"], shown["env"]["VMCATCHER_EVENT_DC_IDENTIFIER"]) == (
+        "AvailablePostfix", "failed", "uuid-7")
+    assert main(["--db", str(path), "events", "--replay", "--event-cmd", "exit 2"]) == 8
+    assert "tries 2" in capsys.readouterr().out
+    assert main(["--db", str(path), "events", "--replay", "--event-cmd", "true"]) == 0
+    assert main(["--db", str(path), "events"]) == 0
+    assert "no pending or failed events" in capsys.readouterr().out
+
+
+def test_a_sync_fires_subscription_image_new_then_the_cache_events_and_refused_updates_count(pki, tmp_path):
+    """run_subscriptions: the update (real signed lists, conditional GETs) then the sync; a list
+    bringing a new image fires SubscriptionImageNew with only the raw list keys."""
+    from faketarget import FakeTarget
+    from subskit import HTTP, image, make_site, uuid
+
+    from glancing.subscriptions import service
+    from glancing.subscriptions.runsync import EventSettings, SubsRunRequest, run_subscriptions
+    from glancing.subscriptions.service import SubscribeOptions
+    from glancing.subscriptions.sync import SubsSyncOptions
+
+    site = make_site(pki, tmp_path)
+    try:
+        site.publish("1", [image(1)])
+        service.subscribe(site.db, site.url, SubscribeOptions(), HTTP, site.policy, NOW)
+        site.publish("2", [image(1), image(2, **{"hv:format": "raw"})])
+        out = tmp_path / "ev.env"
+        request = SubsRunRequest(site.db.path, SubsSyncOptions(),
+                                 EventSettings(f"env >> {out}; echo ---- >> {out}", 10, {"PATH": os.environ["PATH"]}),
+                                 HTTP, policy=lambda: site.policy)
+        result = run_subscriptions(request, FakeTarget, now=lambda: NOW)
+        assert result is not None and [u.status for u in result.updates] == ["updated"]
+        assert result.exit_code() == 0 and result.report.outcomes == []  # nothing selected
+        seen = [dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+                for block in out.read_text().split("----\n")[:-1]]
+        assert [e["VMCATCHER_EVENT_TYPE"] for e in seen] == ["SubscriptionImageNew", "ProcessPrefix", "ProcessPostfix"]
+        new = seen[0]
+        assert new["VMCATCHER_EVENT_DC_IDENTIFIER"] == uuid(2) and "VMCATCHER_EVENT_HV_FORMAT" not in new
+        assert "VMCATCHER_EVENT_IL_DC_IDENTIFIER" not in new
+        site.publish("1", [image(1)])  # a downgrade: refused, the run's code says so
+        refused = run_subscriptions(request, FakeTarget, now=lambda: NOW)
+        assert refused is not None and refused.exit_code() == 5 and "refused" in refused.summary()
+    finally:
+        site.server.stop()
+        site.db.close()

@@ -131,3 +131,70 @@ def test_cache_variant_uploads_from_the_cache_and_writes_vmcatchers_index(world)
     assert index["hv:imagelist.dc:identifier"] == f"sub-{tag}"
     post = [e for e in listed_events(tmp / "ev.env") if e["VMCATCHER_EVENT_TYPE"] == "AvailablePostfix"][0]
     assert post["VMCATCHER_EVENT_FILENAME"] == a["id"]
+
+
+# -- the commands, end to end: subscribe (a list signed by the tests' CA), select, sync ------------
+
+from subskit import hepix_list  # noqa: E402
+from trustkit import pki, sign_list  # noqa: E402,F401 (fixture)
+
+
+def test_glance_manager_subscribe_select_sync_end_to_end(lab, tmp_path: Path, http_server, pki, run_cli) -> None:
+    tag = uuid.uuid4().hex[:8]
+    www = tmp_path / "www"
+    (www / "lists").mkdir(parents=True)
+    server = http_server(www)
+    entries, ids = [], []
+    for n in range(2):
+        path = make_qcow2(www / f"e{tag}{n}.qcow2", seed=f"{tag}{n}".encode(), size_mib=1)
+        ident = f"{tag}-0000-4000-8000-{n:012d}"
+        ids.append(ident)
+        entries.append({"hv:image": {"dc:identifier": ident, "dc:title": f"e2e {tag} {n}",
+                                     "hv:uri": server.url(path.name), "hv:size": path.stat().st_size,
+                                     "sl:checksum:sha512": __import__("hashlib").sha512(path.read_bytes()).hexdigest(),
+                                     "hv:version": "1", "hv:format": "qcow2", "sl:os": "Linux", "sl:arch": "x86_64"}})
+    list_id = f"{tag}-list"
+    (tmp_path / "sign").mkdir()
+    (www / "lists" / "l.list").write_bytes(
+        sign_list(hepix_list(pki.good, "1", entries, identifier=list_id), pki.good, tmp_path / "sign"))
+    trust = tmp_path / "trusted-endorsers"
+    trust.write_text(f'hepix dn="{pki.good.subject_openssl}" ca="{pki.good.issuer_openssl}"\n')
+    events = tmp_path / "events.env"
+    common = ["--db", str(tmp_path / "db" / "g.db"), "--ca-dir", str(pki.ca_dirs["valid"]), "--trust", str(trust),
+              "--lock", str(tmp_path / "gm.lock")]
+    glance = lab.admin_glance()
+    made: List[str] = []
+    try:
+        res = run_cli("glance_manager", *common, "subscribe", server.url("lists/l.list"))
+        assert res.returncode == 0, res.stderr
+        assert run_cli("glance_manager", *common, "select", *ids).returncode == 0
+        res = run_cli("glance_manager", *common, "--json", "sync", "--event-cmd",
+                      f"env >> {events}; echo ---- >> {events}", timeout=300)
+        assert res.returncode == 0, res.stderr + res.stdout
+        subs = json.loads(res.stdout)["subscriptions"]
+        made = [o["image_id"] for o in subs["outcomes"]]
+        assert sorted(o["action"] for o in subs["outcomes"]) == ["imported", "imported"]
+        for image_id in made:
+            image = glance.images.get(image_id)
+            assert image["status"] == "active" and image["glancing_subscription"] == list_id
+        assert [e["VMCATCHER_EVENT_TYPE"] for e in listed_events(events)] == [
+            "ProcessPrefix", "AvailablePrefix", "AvailablePostfix", "AvailablePrefix", "AvailablePostfix",
+            "ProcessPostfix"]
+
+        image_gets = len(server.requests)
+        res = run_cli("glance_manager", *common, "--json", "sync", timeout=300)
+        assert res.returncode == 0, res.stderr
+        again = json.loads(res.stdout)["subscriptions"]
+        assert again["outcomes"] == [] and again["current"] == 2
+        assert [r[1] for r in server.requests[image_gets:]] == ["/lists/l.list"]  # one conditional GET
+
+        assert run_cli("glance_manager", *common, "deselect", ids[1]).returncode == 0
+        res = run_cli("glance_manager", *common, "--json", "sync", timeout=300)
+        assert res.returncode == 0, res.stderr
+        [expired] = json.loads(res.stdout)["subscriptions"]["outcomes"]
+        assert (expired["uuid"], expired["action"], expired["detail"]) == (ids[1], "expired", "deactivated")
+        gone = glance.images.get(expired["image_id"])
+        assert gone["status"] == "deactivated" and gone["os_hidden"] and "glancing-expired" in gone["tags"]
+        assert glance.images.get(made[0] if made[0] != gone["id"] else made[1])["status"] == "active"
+    finally:
+        remove(glance, made)

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +15,10 @@ from glancing.errors import RecordError, SourceError, UsageError
 from glancing.subscriptions import service
 from glancing.subscriptions.service import SubscribeOptions
 from glancing.subscriptions.update import REFUSED, UNCHANGED, UPDATED, exit_code, update_all, update_subscription
-from glancing.trust import UnsafeNoVerify
-from subskit import HTTP, LIST_ID, dump, image, make_site, row, uuid, without_last_error
-from trustkit import DAY, NOW, pki  # noqa: F401
+from glancing.trust import TrustPolicy, UnsafeNoVerify
+from subskit import HTTP, LIST_ID, dump, hepix_list, image, make_site, row, uuid, without_last_error
+from tlskit import make_mirror_pki
+from trustkit import DAY, NOW, pki, sign_list, subject_hash  # noqa: F401
 
 FIX = Path(__file__).parent / "fixtures" / "hepix"
 
@@ -213,3 +216,79 @@ def test_real_signed_lists_refused_for_their_unknown_chain_then_read_unverified(
     done = service.subscribe(site.db, url, SubscribeOptions(), HTTP, unsafe, when)
     assert done.subscription.url == url and len(done.result.new_images) > 0
     assert service.show(site.db, done.subscription.id, "smime") == (FIX / "hepix_signed_image_list.originale").read_bytes()
+
+
+def test_an_hv_endorser_array_is_read(site):
+    site.publish("1", [image(1)], signer=site.pki.mail, endorsers=[site.pki.good, site.pki.mail])
+    done = _subscribe(site)
+    assert row(site.db, "list_instances", subscription_id=LIST_ID)["signer_dn"] == site.pki.mail.subject_openssl
+    assert done.result.new_images == [uuid(1)]
+    site.publish("2", [image(1)], signer=site.pki.mail, endorsers=[site.pki.good, site.pki.revoked])
+    result = update_subscription(site.db, LIST_ID, HTTP, site.policy, NOW)
+    assert result.status == REFUSED and "none of the list's 2 hv:endorser entries" in result.error
+
+
+def test_tls_list_host_is_verified(pki, tmp_path):  # noqa: F811
+    (tmp_path / "tls").mkdir()
+    mirror = make_mirror_pki(tmp_path / "tls")
+    site = make_site(pki, tmp_path, tls=mirror.server_context)
+    try:
+        site.publish("1", [image(1)])
+        assert site.url.startswith("https://")
+        with pytest.raises(SourceError, match="TLS error"):
+            _subscribe(site)
+        trusted = replace(HTTP, ca_file=str(mirror.ca_file))
+        service.subscribe(site.db, site.url, SubscribeOptions(), trusted, site.policy, NOW)
+        assert update_subscription(site.db, LIST_ID, trusted, site.policy, NOW).status == UNCHANGED
+    finally:
+        site.server.stop()
+
+
+def test_signer_not_the_lists_hv_dn_changes_nothing(site):
+    site.publish("5", [image(1)])
+    _subscribe(site)
+    before = dump(site.db)
+    # Names the good endorser, signed by another trusted one.
+    data = sign_list(hepix_list(site.pki.good, "6", [image(1), image(2)]), site.pki.mail, site.tmp)
+    (site.root / "lists" / "image.list").write_bytes(data)
+    result = update_subscription(site.db, LIST_ID, HTTP, site.policy, NOW)
+    assert result.status == REFUSED and "is not hv:dn" in result.error
+    assert without_last_error(dump(site.db), site.db) == without_last_error(before, site.db)
+
+
+def test_a_password_in_the_url_is_refused(site):
+    with pytest.raises(UsageError, match="--password-file"):
+        service.subscribe(site.db, site.url.replace("://", "://alice:pw@"), SubscribeOptions(), HTTP,
+                          site.policy, NOW)
+    assert site.gets() == []
+
+
+def test_an_image_listed_twice_refuses_the_list(site):
+    _refused(site, f"image {uuid(2)} is listed twice", version="6", images=[image(2), image(1), image(2)])
+
+
+def test_tls_list_host_with_a_grid_ca_certificate(pki, tmp_path):  # noqa: F811
+    (tmp_path / "tls").mkdir()
+    mirror = make_mirror_pki(tmp_path / "tls")
+    grid = tmp_path / "grid"
+    shutil.copytree(pki.ca_dirs["valid"], grid)
+    site = make_site(pki, tmp_path, tls=mirror.server_context)
+    try:
+        site.publish("1", [image(1)])
+        with pytest.raises(SourceError, match="TLS error"):
+            _subscribe(site)  # neither the system CAs nor the grid directory know the host's CA
+        shutil.copy(mirror.ca_file, grid / f"{subject_hash(mirror.ca_file)}.0")
+        policy = TrustPolicy(replace(site.policy.settings, ca_dir=grid),
+                             site.policy.endorsers)
+        service.subscribe(site.db, site.url, SubscribeOptions(), HTTP, policy, NOW)
+        assert update_subscription(site.db, LIST_ID, HTTP, policy, NOW).status == UNCHANGED
+    finally:
+        site.server.stop()
+
+
+def test_real_cloudkeeper_lists_chain_to_their_ca_but_are_refused_for_the_dn(site):
+    policy = TrustPolicy.from_options(ca_dir=str(FIX / "cloudkeeper" / "ca"), env={}, files=[], trust_file=None)
+    for name in ("imagelist01.signed", "imagelist02.signed"):
+        with pytest.raises(RecordError, match="is not hv:dn"):
+            service.subscribe(site.db, str(FIX / "cloudkeeper" / name), SubscribeOptions(), HTTP, policy, NOW)
+    assert dump(site.db) == {"subscriptions": [], "list_instances": [], "images": []}

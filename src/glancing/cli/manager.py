@@ -66,6 +66,7 @@ class Command:
     help: str
     arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
     usage: str = ""  # its own arguments, for the usage line: "URL [--auto-endorse] ..."
+    details: str = ""  # more of its --help, after the one-line help
 
 
 def _shared_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
@@ -96,7 +97,8 @@ def _shared_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
 def _subcommand(subparsers: Any, command: Command, argv: Sequence[str]) -> None:
     # "resolve": a command may redefine a shared option (subscribe's --endorser pins, it does
     # not add trust).
-    sub = subparsers.add_parser(command.name, help=command.help, description=command.help,
+    description = f"{command.help}\n\n{command.details}" if command.details else command.help
+    sub = subparsers.add_parser(command.name, help=command.help, description=description,
                                 prog=f"glance_manager {command.name}",
                                 usage=f"glance_manager [options] {command.name} {command.usage}".rstrip(),
                                 conflict_handler="resolve",
@@ -154,6 +156,7 @@ def _lock(settings: Settings) -> str:
 def _sync(args: argparse.Namespace) -> int:
     settings = options.load_settings(args)
     sync_options = SyncOptions(dry_run=args.dry_run, keep=settings.get("manager", "keep"),
+                               on_expire=settings.get("manager", "on_expire"),
                                jobs=settings.get("manager", "jobs"),
                                import_options=ImportOptions(http=options.http_settings(settings)))
     request = service.SyncRequest(
@@ -199,7 +202,7 @@ COMMANDS: Dict[str, Command] = {c.name: c for c in (
             _rollback_arguments, "APPLIANCE"),
     Command("subscribe", subs.subscribe, "fetch and verify a HEPiX image list now and follow it",
             subs.subscribe_arguments, "URL [--endorser DN [--ca DN]] [--auto-endorse] "
-            "[--new-images accept|subscribe|refuse] [--user U --password-file F]"),
+            "[--new-images accept|subscribe|refuse] [--user U --password-file F]", subs.SUBSCRIBE_HELP),
     Command("subscriptions", subs.subscriptions_command, "list the subscriptions, or: show ID|URL",
             subs.subscriptions_arguments, "[show ID|URL [--format lines|json|message|smime]]"),
     Command("unsubscribe", subs.unsubscribe, "stop following a list (its images stay until expired)",
@@ -210,7 +213,8 @@ COMMANDS: Dict[str, Command] = {c.name: c for c in (
             subs.image_keys_argument, "UUID|SHA512 ..."),
     Command("deselect", subs.deselect, "stop importing these images (they expire)",
             subs.image_keys_argument, "UUID|SHA512 ..."),
-    Command("update", subs.update, "refresh every subscribed list; change nothing in Glance"),
+    Command("update", subs.update, "refresh every subscribed list (SubscriptionImageNew events for new "
+            "images); change nothing in Glance", subs.event_option, "[--event-cmd COMMAND]", subs.UPDATE_HELP),
     Command("vmcatcher-event", manager_vmcatcher.vmcatcher_event,
             "handle the vmcatcher event in the environment (put me in VMCATCHER_CACHE_EVENT)",
             manager_vmcatcher.add_event_options, "[--spool] [--mapping FILE]"),

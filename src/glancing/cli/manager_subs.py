@@ -18,9 +18,25 @@ from glancing.subscriptions import service
 from glancing.subscriptions.db import Database
 from glancing.subscriptions.service import SHOW_FORMATS, SubscribeOptions
 from glancing.subscriptions.store import NEW_IMAGES, ImageRow, images, subscriptions
-from glancing.subscriptions.update import exit_code, update_all
+from glancing.subscriptions.update import emit_new_images, exit_code, update_all
 
 log = logging.getLogger("glancing")
+
+SUBSCRIBE_HELP = """\
+The list is fetched and verified now (signature, chain to --ca-dir with CRLs, endorser) and
+stored keyed by its dc:identifier; the URL stays the one given, whatever the list's hv:uri says.
+Without --endorser or --auto-endorse the trust file decides who may sign it. --endorser DN
+[--ca DN] pins the signer instead: only it may sign this list. --auto-endorse pins whoever
+signed the list fetched now (said on stderr). The first list's images are listed, not selected
+(selected with --new-images subscribe): choose with glance_manager select."""
+
+UPDATE_HELP = """\
+Each list is fetched with one conditional GET; unchanged (304), nothing else happens. A list is
+refused, and its subscription left as it was, for: a bad signature, a signer that is not its
+hv:dn/hv:ca, an untrusted or unpinned signer, a chain or CRL failure, a creation date in the
+future, expiry, a version lower than the stored one, the same version with other content, a
+changed dc:identifier, or an image entry missing a required key (named). Exit status 5 when a
+list was refused, 8 when one could not be fetched; the other subscriptions are updated."""
 
 
 def open_db(args: argparse.Namespace, settings: Settings) -> Database:
@@ -48,6 +64,21 @@ def subscribe_arguments(p: argparse.ArgumentParser) -> None:
                         "subscribe (selected), refuse (not listed)")
     p.add_argument("--user", dest="username", metavar="USER", help="HTTP basic auth user")
     p.add_argument("--password-file", metavar="FILE", help="file holding the HTTP basic auth password")
+    event_option(p)
+
+
+def event_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--event-cmd", metavar="COMMAND", default=argparse.SUPPRESS,
+                   help="shell command run for each SubscriptionImageNew event ([events] command, else "
+                        "$VMCATCHER_CACHE_EVENT)")
+
+
+def _events(db: Database, args: argparse.Namespace, settings: Settings) -> Any:
+    from glancing.cli.manager_sync import event_settings
+    from glancing.subscriptions.events import EventLog
+
+    chosen = event_settings(args, settings)
+    return EventLog(db, chosen.command, chosen.timeout, base_env=chosen.env)
 
 
 def subscribe(args: argparse.Namespace) -> int:
@@ -59,6 +90,7 @@ def subscribe(args: argparse.Namespace) -> int:
     with open_db(args, settings) as db:
         done = service.subscribe(db, args.url, request, options.http_settings(settings),
                                  options.trust_policy(args, settings), _now())
+        emit_new_images(db, _events(db, args, settings), [done.result])
     if done.auto_endorsed:
         # Printed, not logged: -q must not hide what this subscription now trusts.
         print(f"glance_manager: WARNING: --auto-endorse: subscription {done.subscription.id} now trusts "
@@ -130,9 +162,8 @@ def _image_line(r: ImageRow) -> str:
 
 def images_command(args: argparse.Namespace) -> int:
     with open_db(args, options.load_settings(args)) as db:
-        if args.subscription:
-            service.find_subscription(db, args.subscription)
-        rows = images(db, args.subscription)
+        wanted = service.find_subscription(db, args.subscription).id if args.subscription else None
+        rows = images(db, wanted)
     if args.json:
         _print_json([r.to_dict() for r in rows])
     else:
@@ -171,10 +202,13 @@ def update(args: argparse.Namespace) -> int:
     with RunLock(settings.get("manager", "lock") or default_lock_path()):
         with open_db(args, settings) as db:
             results = update_all(db, options.http_settings(settings), policy, _now())
+            emit_new_images(db, _events(db, args, settings), results)
     report: List[Dict[str, Any]] = [dict(r.to_dict()) for r in results]
     if args.json:
         _print_json(report)
     elif not args.quiet:
         for result in results:
             print(result.describe())
+        if not results:
+            print("no subscriptions (see glance_manager subscribe)")
     return exit_code(results)

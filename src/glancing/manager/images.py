@@ -132,8 +132,10 @@ class Snapshot:
     """The managed images of one run, indexed by appliance and by marketplace ID."""
 
     def __init__(self, images: Iterable[ManagedImage]) -> None:
-        # An unpublished upload has a temporary name and no record properties: never an appliance's.
-        self.images: Tuple[ManagedImage, ...] = tuple(i for i in images if i.managed and not i.unpublished)
+        # An unpublished upload has a temporary name and no record properties: never an appliance's;
+        # an expired image is no longer any appliance's either (a re-listed ID is imported anew).
+        self.images: Tuple[ManagedImage, ...] = tuple(i for i in images if i.managed and not i.unpublished
+                                                      and names.TAG_EXPIRED not in i.tags)
         groups: Dict[str, Tuple[List[ManagedImage], List[ManagedImage]]] = {}
         for image in self.images:
             current, backups = groups.setdefault(image.appliance, ([], []))

@@ -51,6 +51,7 @@ class ImageList:
 
     entries: Tuple[ListEntry, ...]
     warnings: Tuple[ListWarning, ...]
+    paths: Tuple[str, ...] = ()  # the list files read, an emptied one included
 
     @property
     def ids(self) -> List[str]:
@@ -96,7 +97,7 @@ def parse_lists(files: Sequence[Tuple[str, str]]) -> ImageList:
             entry = ListEntry(token, path, number)
             first_seen[token] = entry
             entries.append(entry)
-    return ImageList(tuple(entries), tuple(warnings))
+    return ImageList(tuple(entries), tuple(warnings), tuple(path for path, _ in files))
 
 
 def _read_text(path: str) -> str:

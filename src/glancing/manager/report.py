@@ -106,6 +106,7 @@ class RunReport:
     warnings: List[str] = field(default_factory=list)
     pruned: List[PruneOutcome] = field(default_factory=list)
     pruning_skipped: Optional[str] = None
+    expired: List[PruneOutcome] = field(default_factory=list)  # images whose ID left the lists
     fatal: Optional[str] = None  # why the run stopped before handling every ID (e.g. Glance down)
     fatal_code: Optional[int] = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -159,7 +160,7 @@ class RunReport:
     def succeeded(self) -> bool:
         """True when every ID ended OK and no backup failed to be pruned."""
         return (self.fatal is None and self.count(Status.OK) == len(self.outcomes)
-                and not any(p.result == "failed" for p in self.pruned))
+                and not any(p.result == "failed" for p in self.pruned + self.expired))
 
     def exit_code(self) -> int:
         """0 when everything succeeded, the fatal error's code (nothing could be done), else
@@ -195,6 +196,7 @@ class RunReport:
             "bytes_uploaded": self.bytes_uploaded,
             "images": [plain(o) for o in self.outcomes], "warnings": list(self.warnings),
             "pruned": [plain(p) for p in self.pruned], "pruning_skipped": self.pruning_skipped,
+            "expired": [plain(p) for p in self.expired],
             "fatal": self.fatal,
         }
 
@@ -214,6 +216,9 @@ class RunReport:
         if self.pruned:
             lines.append(f"backups: {c['backups_deleted']} deleted, {c['backups_deactivated']} "
                          f"deactivated (in use), {c['backups_prune_failed']} could not be pruned")
+        if self.expired:
+            lines.append("no longer listed, expired: " + ", ".join(
+                f"{p.appliance} ({p.image_id}: {p.result})" for p in self.expired))
         if self.fatal:
             lines.append(f"run aborted: {self.fatal}")
         if self.pruning_skipped:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -47,6 +48,7 @@ class SyncOptions:
     jobs: int = 1
     import_options: ImportOptions = field(default_factory=ImportOptions)
     image_retry: RetryPolicy = RetryPolicy(retries=2, backoff=1.0)  # [manager] image_retries/image_backoff
+    on_expire: str = "deactivate"  # [manager] on_expire: an ID no longer in its list's image
 
 
 class ManagedState:
@@ -161,7 +163,8 @@ class Runner:
         c, current, old = decision.candidate, decision.target, decision.retire
         assert current is not None
         if decision.action is Action.ADOPT:
-            actions.adopt(self.target, self.state.raw(current.id), c)
+            self.target.adopt(self.state.raw(current.id), c.appliance,
+                              {**actions.record_properties(c), **_listed_in(entry)})
         elif decision.action is Action.RESTORE:
             actions.promote(self.target, self.state.raw(current.id), c.appliance)
         if old is not None:
@@ -179,7 +182,7 @@ class Runner:
         def attempt() -> Any:
             # import_image retires ``old`` itself, recording its appliance (glancing_appliance).
             return import_image(spec, opts, self.target, replace=replaced,
-                                extra_properties=actions.record_properties(c))
+                                extra_properties={**actions.record_properties(c), **_listed_in(entry)})
 
         result = self.options.image_retry.call(
             attempt, lambda e: isinstance(e, UploadInterrupted), c.label,
@@ -219,6 +222,35 @@ class Runner:
                 if outcome.result == "deleted":
                     self.state.forget(image.id)
                 log.info("backup %s (%s) of %s: %s", image.id, image.name, name, outcome.result)
+
+
+    def expire_unlisted(self, image_list: ImageList, appliances: Iterable[str]) -> None:
+        """Expire the current images whose ID was taken out of the list file that brought them
+        (``glancing_list``: images imported before it was recorded are left alone, as are those
+        of list files this run did not read) and whose appliance no listed ID names (a rolled
+        back version stays); never in a run where an image failed."""
+        if self.report.had_failures:
+            return
+        lists = {os.path.abspath(p) for p in image_list.paths}
+        listed, kept = {e.mpid for e in image_list.entries}, set(appliances)
+        for image in self.state.snapshot().images:
+            if (image.is_backup or image.unpublished or not image.mpid or image.mpid in listed
+                    or image.appliance in kept or image.properties.get(names.PROP_LIST) not in lists):
+                continue
+            if self.options.dry_run:
+                self.report.expired.append(PruneOutcome(image.id, image.appliance, "planned"))
+                continue
+            from glancing.subscriptions.expire import expire_image
+
+            outcome = expire_image(self.target, self.state.raw(image.id), self.options.on_expire)
+            self.report.expired.append(PruneOutcome(image.id, image.appliance, outcome.result, outcome.why))
+            if outcome.result == "deleted":
+                self.state.forget(image.id)
+
+
+def _listed_in(entry: ListEntry) -> Dict[str, str]:
+    """Which list file brought an image: only a run reading that file expires it."""
+    return {names.PROP_LIST: os.path.abspath(entry.path)}
 
 
 def _log_decision(decision: Decision, dry_run: bool) -> None:
@@ -272,5 +304,6 @@ def sync(image_list: ImageList, target: Target, fetch: FetchSpec, options: SyncO
     for index in range(len(entries)):
         report.add(outcomes[index])
     runner.prune(groups)
+    runner.expire_unlisted(image_list, groups)
     report.finish()
     return report

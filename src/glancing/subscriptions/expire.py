@@ -69,7 +69,7 @@ def expire_due(syncer: "Syncer", rows: Iterable["Row"], listed: Mapping[str, Map
         if row.subscription in blocked:
             log.warning("%s: not expired in this run: subscription %s failed", row.uuid, row.subscription)
             continue
-        fields = ev.image_fields(_entry(row), None, None, None)
+        fields = ev.image_fields(_entry(row), row.subscription)  # a subscription's id is its list's
         yield _expire(syncer, row.uuid, row.subscription, row.title, listed.get(row.target_id), fields, row.target_id)
 
 

@@ -8,9 +8,10 @@ verification. A local path or ``file://`` URL is read whole (no validators: alwa
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 import requests
@@ -85,21 +86,31 @@ def _headers(etag: Optional[str], last_modified: Optional[str]) -> Dict[str, str
 
 
 def _get(session: requests.Session, url: str, headers: Dict[str, str], http: HttpSettings,
-         auth: Optional[Tuple[str, str]]) -> requests.Response:
-    def attempt() -> requests.Response:
-        response = session.get(url, headers=headers, auth=auth, stream=True,
-                               **http.request_kwargs())  # type: ignore[arg-type]
+         auth: Optional[Tuple[str, str]], grid_ca_dir: Optional[str]) -> requests.Response:
+    def attempt(verify: Any) -> requests.Response:
+        kwargs = http.request_kwargs()
+        if verify is not None:
+            kwargs["verify"] = verify
+        response = session.get(url, headers=headers, auth=auth, stream=True, **kwargs)  # type: ignore[arg-type]
         if response.status_code >= 500:
             response.close()
             raise SourceError(f"{url}: HTTP {response.status_code} {response.reason}")
         return response
 
     def transient(error: BaseException) -> bool:
-        return isinstance(error, _TRANSIENT) or (
-            isinstance(error, SourceError) and " HTTP 5" in str(error))
+        if isinstance(error, requests.exceptions.SSLError):
+            return False  # a certificate does not get better by asking again
+        return isinstance(error, _TRANSIENT) or (isinstance(error, SourceError) and " HTTP 5" in str(error))
 
     try:
-        return http.retry.call(attempt, transient, what=url)
+        try:
+            return http.retry.call(lambda: attempt(None), transient, what=url)
+        except requests.exceptions.SSLError:
+            if not (http.tls_verify and grid_ca_dir and os.path.isdir(grid_ca_dir)):
+                raise
+            # The list host may carry an IGTF certificate, as vmcatcher's hosts did: the grid CA
+            # directory that anchors the lists' signatures anchors their host's TLS too.
+            return http.retry.call(lambda: attempt(grid_ca_dir), transient, what=url)
     except requests.exceptions.SSLError as exc:
         raise SourceError(f"{url}: TLS error: {exc}") from None
     except requests.RequestException as exc:
@@ -122,15 +133,16 @@ def _body(response: requests.Response, url: str) -> bytes:
 
 def fetch_list(url: str, http: HttpSettings, *, etag: Optional[str] = None,
                last_modified: Optional[str] = None, credentials: Optional[Credentials] = None,
-               session: Optional[requests.Session] = None) -> Fetched:
-    """GET ``url``, conditionally when validators are given. Raises SourceError (unreachable,
-    HTTP error, refused authentication), UsageError (unreadable password file)."""
+               session: Optional[requests.Session] = None, grid_ca_dir: Optional[str] = None) -> Fetched:
+    """GET ``url``, conditionally when validators are given. TLS is verified against the system
+    CAs (or ``[fetch] ca_file``), else against ``grid_ca_dir``. Raises SourceError (unreachable,
+    HTTP or TLS error, refused authentication), UsageError (unreadable password file)."""
     path = local_path(url)
     if path is not None:
         return _read_local(path)
     auth = credentials.pair() if credentials else None
     session = session or new_session(http)
-    response = _get(session, url, _headers(etag, last_modified), http, auth)
+    response = _get(session, url, _headers(etag, last_modified), http, auth, grid_ca_dir)
     if urlsplit(url).scheme == "https" and urlsplit(response.url).scheme != "https":
         response.close()
         raise UnsafeLocation(f"{url}: redirected from https down to {response.url}, refused")

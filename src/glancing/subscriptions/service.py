@@ -9,17 +9,18 @@ import json
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
+from urllib.parse import urlsplit
 
 import requests
 
 from glancing.errors import UsageError
 from glancing.fetch.http import HttpSettings
-from glancing.formats.hepix.read import read_image_list
 from glancing.subscriptions.db import Database
 from glancing.subscriptions.fetch import Credentials, fetch_list
 from glancing.subscriptions.store import (NEW_IMAGES, ImageRow, Subscription, current_list,
                                           find_subscription, images)
-from glancing.subscriptions.update import UPDATED, UpdateResult, signer_of, store, uri_warning, verify
+from glancing.subscriptions.update import (UPDATED, UpdateResult, grid_ca_dir, read_entries, signer_of,
+                                           store, stored_content, uri_warning, verify)
 from glancing.targets.names import stamp
 from glancing.trust.dn import parse_dn
 from glancing.trust.policy import TrustPolicy
@@ -86,12 +87,15 @@ def subscribe(db: Database, url: str, options: SubscribeOptions, http: HttpSetti
     Raises UsageError (bad options, already subscribed), SourceError, RecordError (refused).
     """
     options.check()
+    if urlsplit(url).password is not None:
+        # The URL is stored and printed as given: a password in it would end up everywhere.
+        raise UsageError(f"{urlsplit(url).hostname}: put the password in --password-file, not in the URL")
     existing = db.conn.execute("SELECT id FROM subscriptions WHERE url = ?", (url,)).fetchone()
     if existing is not None:
         raise UsageError(f"{url} is already subscribed as {existing['id']}")
     fetched = fetch_list(url, http, credentials=(Credentials(options.username, options.password_file)
                                                   if options.username and options.password_file else None),
-                         session=session)
+                         session=session, grid_ca_dir=grid_ca_dir(policy))
     data = fetched.data or b""
     dn, ca = _pins(options, policy, data, url)
     password_file = os.path.abspath(options.password_file) if options.password_file else None
@@ -99,7 +103,7 @@ def subscribe(db: Database, url: str, options: SubscribeOptions, http: HttpSetti
                          new_images=options.new_images, endorser_dn=dn, endorser_ca=ca,
                          auto_endorsed=options.auto_endorse, created_at=stamp(now))
     verified = verify(policy, draft, data, now, None)
-    read_image_list(verified.document, url)
+    read_entries(verified, url)
     sub_id = verified.claims.identifier
     other = db.conn.execute("SELECT url FROM subscriptions WHERE id = ?", (sub_id,)).fetchone()
     if other is not None:
@@ -132,8 +136,7 @@ def show(db: Database, id_or_url: str, fmt: str = "lines") -> bytes:
             raise UsageError(f"subscription {sub.id} has no stored list")
         if fmt == "smime":
             return current.data
-        from glancing.subscriptions.update import stored_document
-        return json.dumps(stored_document(current), indent=2).encode() + b"\n"
+        return stored_content(current)
     info = summary(db, sub)
     if fmt == "json":
         return json.dumps(info, indent=2, sort_keys=True).encode() + b"\n"

@@ -25,7 +25,7 @@ import requests
 
 from glancing import errors
 from glancing.errors import GlancingError, RecordError
-from glancing.fetch.http import HttpSettings
+from glancing.fetch.http import HttpSettings, new_session
 from glancing.formats import jsonsafe
 from glancing.formats.dates import format_date
 from glancing.formats.hepix.read import HepixImage, HepixList, read_image_list
@@ -93,17 +93,26 @@ def content_sha512(document: Mapping[str, Any]) -> str:
     return hashlib.sha512(canonical.encode("utf-8")).hexdigest()
 
 
+def stored_content(instance: ListInstance) -> bytes:
+    """The JSON bytes of a stored list exactly as signed (verified when it was received)."""
+    if smime.looks_signed(instance.data):
+        return smime.unverified_content(instance.data, "stored list")
+    return instance.data
+
+
 def stored_document(instance: ListInstance) -> Mapping[str, Any]:
-    """The JSON of a stored list, verified when it was received (not verified again)."""
-    content = instance.data
-    if smime.looks_signed(content):
-        content = smime.unverified_content(content, "stored list")
-    return jsonsafe.load_object(content, "stored list", "HEPiX image list")
+    """The parsed JSON of a stored list (not verified again)."""
+    return jsonsafe.load_object(stored_content(instance), "stored list", "HEPiX image list")
 
 
 def signer_of(data: bytes, what: str) -> Signer:
     """Who signed ``data`` (signature checked, nothing else): for --auto-endorse and messages."""
     return Signer.of(smime.verify_smime(data, what).certificate)
+
+
+def grid_ca_dir(policy: Any) -> Optional[str]:
+    """The grid CA directory of a verifying policy (a second TLS anchor for list hosts)."""
+    return str(policy.settings.ca_dir) if isinstance(policy, TrustPolicy) else None
 
 
 def _policy(policy: Any, sub: Subscription, now: dt.datetime) -> Any:
@@ -138,6 +147,18 @@ def verify(policy: Any, sub: Subscription, data: bytes, now: dt.datetime,
             raise StaleList(f"{what}: version {current.version} again, with different content "
                             "(a changed list must carry a new hv:version)")
     return verified
+
+
+def read_entries(verified: VerifiedList, what: str) -> HepixList:
+    """The list's images, or RecordError naming the first entry missing a required key or
+    listed twice (both would make the stored images lie about the list)."""
+    lst = read_image_list(verified.document, what)
+    seen = set()
+    for image in lst.images:
+        if image.identifier in seen:
+            raise RecordError(f"{what}: image {image.identifier} is listed twice")
+        seen.add(image.identifier)
+    return lst
 
 
 def _image_values(image: HepixImage) -> tuple:
@@ -182,7 +203,7 @@ def _apply_images(conn: sqlite3.Connection, sub: Subscription, lst: HepixList, f
 def store(conn: sqlite3.Connection, sub: Subscription, verified: VerifiedList, fetched: Fetched,
           now: dt.datetime, first: bool, result: UpdateResult) -> None:
     """Record an accepted list: a new current instance, the images, the validators."""
-    lst = read_image_list(verified.document, sub.url)
+    lst = read_entries(verified, sub.url)
     claims, signer = verified.claims, verified.signer
     conn.execute("UPDATE list_instances SET current = 0 WHERE subscription_id = ?", (sub.id,))
     data = fetched.data or b""
@@ -211,12 +232,12 @@ def _refresh(db: Database, sub: Subscription, http: HttpSettings, policy: Any, n
     current = current_list(db, sub.id)
     fetched = fetch_list(sub.url, http, etag=sub.etag if current else None,
                          last_modified=sub.last_modified if current else None,
-                         credentials=sub.credentials, session=session)
+                         credentials=sub.credentials, session=session, grid_ca_dir=grid_ca_dir(policy))
     if fetched.unchanged:
         result.version = current.version if current else None
         return  # 304: no verification, no write
     verified = verify(policy, sub, fetched.data or b"", now, current)
-    read_image_list(verified.document, sub.url)  # a malformed entry refuses before any write
+    read_entries(verified, sub.url)  # a malformed entry refuses before any write
     warning = uri_warning(sub, verified)
     if warning:
         result.warnings.append(warning)
@@ -252,10 +273,23 @@ def update_subscription(db: Database, sub_id: str, http: HttpSettings, policy: A
     return result
 
 
+def emit_new_images(db: Database, events: Any, results: Sequence[UpdateResult]) -> None:
+    """``SubscriptionImageNew`` for every image the updates brought, as vmcatcher_subscribe
+    fires it (the raw list keys only). ``events`` is a subscriptions.events.EventLog."""
+    from glancing.subscriptions import events as ev
+
+    for result in results:
+        for uuid in result.new_images:
+            row = db.conn.execute("SELECT entry FROM images WHERE uuid = ?", (uuid,)).fetchone()
+            entry = json.loads(row["entry"]) if row else {"dc:identifier": uuid}
+            events.emit(ev.SUBSCRIPTION_IMAGE_NEW, ev.image_fields(entry))
+
+
 def update_all(db: Database, http: HttpSettings, policy: Any, now: dt.datetime,
                session: Optional[requests.Session] = None) -> List[UpdateResult]:
     """Refresh every subscription; one's refusal or failure does not stop the others."""
     results = []
+    session = session or new_session(http)  # one connection pool: lists often share a host
     for sub in all_subscriptions(db):
         result = update_subscription(db, sub.id, http, policy, now, session)
         if result.ok:

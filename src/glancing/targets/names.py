@@ -16,6 +16,7 @@ TAG_EXPIRED = "glancing-expired"    # its list no longer endorses it (hidden; de
 # An image's record: where it came from.
 PROP_SOURCE = "source"
 PROP_MPID = "mpid"
+PROP_LIST = "glancing_list"                # the -l file that brought a marketplace image (expiry)
 PROP_VERSION = "version"
 PROP_ENDORSED = "endorsed_at"              # endorsement date of the record (see stamp())
 PROP_GLANCING_VERSION = "glancing_version"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Tuple
 
 from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
@@ -115,6 +115,9 @@ class ListClaims:
     uri: Optional[str]
     created: dt.datetime
     expires: dt.datetime
+    # Every (hv:dn, hv:ca) of an hv:endorser array (vmcaster writes one for two endorsers);
+    # dn/ca above are the first. Empty: the single-object form.
+    endorsers: Tuple[Tuple[str, str], ...] = ()
 
 
 def _key(mapping: Any, key: str, what: str) -> Any:
@@ -134,9 +137,19 @@ def list_claims(content: bytes, what: str) -> ListClaims:
     """
     document = jsonsafe.load_object(content, what, "HEPiX image list")
     top = list_body(document, what)
-    x509_ = _key(_key(top, "hv:endorser", what), "hv:x509", what)
+    endorser = _key(top, "hv:endorser", what)
+    pairs: Tuple[Tuple[str, str], ...] = ()
+    if isinstance(endorser, list):
+        if not endorser:
+            raise RecordError(f"{what}: image list has an empty hv:endorser array")
+        entries = [_key(e, "hv:x509", what) for e in endorser]
+        pairs = tuple((_str(x, "hv:dn", what), _str(x, "hv:ca", what)) for x in entries)
+        x509_ = entries[0]
+    else:
+        x509_ = _key(endorser, "hv:x509", what)
     uri = top.get("hv:uri")
     return ListClaims(
+        endorsers=pairs,
         document=document, dn=_str(x509_, "hv:dn", what), ca=_str(x509_, "hv:ca", what),
         identifier=_str(top, "dc:identifier", what), version=_str(top, "hv:version", what),
         uri=clean(uri) if isinstance(uri, str) else None,
@@ -147,6 +160,12 @@ def list_claims(content: bytes, what: str) -> ListClaims:
 def check_list_binding(claims: ListClaims, cert: x509.Certificate, what: str) -> None:
     """The signer must be the endorser the list names. Raises BindingMismatch."""
     subject, issuer = from_name(cert.subject), from_name(cert.issuer)
+    if claims.endorsers:
+        if any(subject == _dn(dn, what, "hv:dn") and issuer == _dn(ca, what, "hv:ca")
+               for dn, ca in claims.endorsers):
+            return
+        raise BindingMismatch(f"{what}: signer {subject.openssl()} (CA {issuer.openssl()}) is none "
+                              f"of the list's {len(claims.endorsers)} hv:endorser entries")
     if subject != _dn(claims.dn, what, "hv:dn"):
         raise BindingMismatch(f"{what}: signer {subject.openssl()} is not hv:dn {claims.dn}")
     if issuer != _dn(claims.ca, what, "hv:ca"):

@@ -151,6 +151,8 @@ def read_image_list(document: Mapping[str, Any], what: str = "image list") -> He
     if not isinstance(images, list):
         raise RecordError(f"{what}: hv:images is missing or not a list")
     endorser = body.get("hv:endorser")
+    if isinstance(endorser, list):  # vmcaster's array for two endorsers: the first describes it
+        endorser = endorser[0] if endorser else None
     endorser = endorser.get("hv:x509") if isinstance(endorser, dict) else None
     endorser = endorser if isinstance(endorser, dict) else {}
     return HepixList(
