@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 import requests
 
-from glancing.errors import DigestMismatch, EnvironmentProblem, SizeMismatch, SourceError
+from glancing.errors import DigestMismatch, EnvironmentProblem, SizeMismatch
 from glancing.fetch import HttpSettings, new_session, open_location
 from glancing.fetch.http import HttpStream
 from glancing.model import ImageSpec, Location, Origin

@@ -96,7 +96,9 @@ def run_subscriptions(request: SubsRunRequest, connect: Callable[[], Target],
     from glancing.subscriptions.update import update_all
 
     with Database.open(request.database) as db:
-        events = ev.EventLog(db, request.events.command, request.events.timeout, base_env=request.events.env,
+        # A dry run changes nothing a handler could be told about: no event runs, none is replayed.
+        command = None if request.options.dry_run else request.events.command
+        events = ev.EventLog(db, command, request.events.timeout, base_env=request.events.env,
                              extra=cache_env(request.options, request.database))
         replayed = events.replay()
         if not request.options.dry_run:  # what `vmcatcher-event --spool` left for this run
