@@ -101,6 +101,9 @@ def run_subscriptions(request: SubsRunRequest, connect: Callable[[], Target],
         events = ev.EventLog(db, command, request.events.timeout, base_env=request.events.env,
                              extra=cache_env(request.options, request.database))
         replayed = events.replay()
+        if not request.options.dry_run:  # what `vmcatcher-event --spool` left for this run
+            from glancing.subscriptions.vmcatcher import HandlerOptions, process_spool
+            process_spool(db, connect, HandlerOptions(request.options.import_options, request.options.on_expire))
         updates = update_all(db, request.http, request.policy(), now()) if request.update else []
         _new_image_events(db, events, updates)
         failed = {u.subscription_id for u in updates if not u.ok}
