@@ -300,3 +300,25 @@ def test_backups_beyond_keep_are_pruned_after_an_import(db, www, tmp_path: Path)
     assert ids[0] not in target.images  # the oldest backup went
     assert names.TAG_BACKUP in target.images[ids[1]]["tags"] and ids[2] in target.images
     assert [(p["image_id"], p["result"]) for p in report.pruned] == [(ids[0], "deleted")]
+
+
+def test_at_most_five_downloads_per_list_version(www, tmp_path: Path) -> None:
+    from glancing.errors import SourceError
+    from glancing.subscriptions.cache import MAX_TRIES
+
+    root, server = www
+    path = make_qcow2(root / "y.qcow2", seed=b"y", size_mib=1)
+    spec = ImageSpec((Location(server.url("y.qcow2")),), Origin.REMOTE,
+                     Expected(path.stat().st_size, {"sha512": "0" * 128}, DigestScope.AS_GIVEN))
+    cache = Cache(CacheSettings(str(tmp_path / "cache")))
+    record = {"uuid": "y", "DownLoadTrys": {"count": 1, "msgHash": "list-v1"}}
+    for _ in range(MAX_TRIES):
+        with pytest.raises(DigestMismatch):
+            cache.provide("y", spec, record)
+    gets = len(server.requests)
+    with pytest.raises(SourceError, match="downloads of it failed"):
+        cache.provide("y", spec, record)
+    assert len(server.requests) == gets  # not tried a sixth time
+    with pytest.raises(DigestMismatch):  # a new list version is tried again
+        cache.provide("y", spec, {"uuid": "y", "DownLoadTrys": {"count": 1, "msgHash": "list-v2"}})
+    assert read_index(tmp_path / "cache" / "partial")["y"]["DownLoadTrys"] == {"count": 1, "msgHash": "list-v2"}

@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 import requests
 
-from glancing.errors import DigestMismatch, EnvironmentProblem, SizeMismatch
+from glancing.errors import DigestMismatch, EnvironmentProblem, SizeMismatch, SourceError
 from glancing.fetch import HttpSettings, new_session, open_location
 from glancing.fetch.http import HttpStream
 from glancing.model import ImageSpec, Location, Origin
@@ -127,6 +127,7 @@ class Cache:
         path = self.root / uuid
         expected = spec.expected
         if not (path.is_file() and self.check(uuid, expected.size, expected.digests.get("sha512"))):
+            record = self._count_try(uuid, record)
             self._index(self.partial, uuid, record)  # written first, as vmcatcher does
             self._download(uuid, spec)
             os.replace(self.partial / uuid, path)
@@ -134,6 +135,18 @@ class Cache:
             self._drop_index(self.partial, uuid)
         self._index(self.root, uuid, record)
         return replace(spec, locations=(Location(str(path)),), origin=Origin.USER)
+
+    def _count_try(self, uuid: str, record: Mapping[str, Any]) -> Dict[str, Any]:
+        """vmcatcher's DownLoadTrys: at most MAX_TRIES downloads per list version (its msgHash),
+        counted across runs in the partial directory's index. Raises SourceError past that."""
+        tries = dict(record.get("DownLoadTrys") or {})
+        before = (read_index(self.partial).get(uuid) or {}).get("DownLoadTrys") or {}
+        if tries.get("msgHash") and before.get("msgHash") == tries.get("msgHash"):
+            tries["count"] = int(before.get("count") or 0) + 1
+        if int(tries.get("count") or 1) > MAX_TRIES:
+            raise SourceError(f"image {uuid}: {MAX_TRIES} downloads of it failed for this list version; "
+                              "the next list version is tried again")
+        return {**record, "DownLoadTrys": tries} if tries else dict(record)
 
     def check(self, uuid: str, size: Optional[int], want: Optional[str]) -> bool:
         """True when the cached file ``uuid`` is there and has that size and sha512; a bad file is
