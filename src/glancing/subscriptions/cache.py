@@ -32,6 +32,7 @@ from glancing.errors import DigestMismatch, EnvironmentProblem, SizeMismatch, So
 from glancing.fetch import HttpSettings, new_session, open_location
 from glancing.fetch.http import HttpStream
 from glancing.model import ImageSpec, Location, Origin
+from glancing.targets import names
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,9 @@ class Cache:
             self._remember(uuid, path, spec.expected.digests.get("sha512"))
             self._drop_index(self.partial, uuid)
         self._index(self.root, uuid, record)
-        return replace(spec, locations=(Location(str(path)),), origin=Origin.USER)
+        # Read from the cache, but the image's "source" stays where it came from, for auditors.
+        return replace(spec, locations=(Location(str(path)),), origin=Origin.USER,
+                       properties={**spec.properties, names.PROP_SOURCE: spec.source})
 
     def _count_try(self, uuid: str, record: Mapping[str, Any]) -> Dict[str, Any]:
         """vmcatcher's DownLoadTrys: at most MAX_TRIES downloads per list version (its msgHash),
