@@ -322,3 +322,15 @@ def test_at_most_five_downloads_per_list_version(www, tmp_path: Path) -> None:
     with pytest.raises(DigestMismatch):  # a new list version is tried again
         cache.provide("y", spec, {"uuid": "y", "DownLoadTrys": {"count": 1, "msgHash": "list-v2"}})
     assert read_index(tmp_path / "cache" / "partial")["y"]["DownLoadTrys"] == {"count": 1, "msgHash": "list-v2"}
+
+
+def test_a_failing_handler_never_blocks_an_import_and_is_kept(db, www, tmp_path: Path) -> None:
+    root, server = www
+    store_list(db, SUB, URL, [served(root, server, "imga.qcow2", qcow("a"))], selected=["imga"])
+    target = FakeTarget()
+    log = ev.EventLog(db, "exit 4", base_env={"PATH": os.environ["PATH"]})
+    report = sync_subscriptions(db, target, SubsSyncOptions(), log, set())
+    assert [o.action for o in report.outcomes] == ["imported"] and report.exit_code() == 0
+    assert report.event_failures == 4 and "4 event handler failures" in report.summary()
+    assert [e.type for e in ev.undone(db)] == ["ProcessPrefix", "AvailablePrefix", "AvailablePostfix",
+                                               "ProcessPostfix"]
