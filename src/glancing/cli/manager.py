@@ -35,6 +35,9 @@ Keep the images of marketplace ID lists current in OpenStack Glance (run it from
   glance_manager rollback APPLIANCE      make the newest backup current again
   glance_manager subscribe URL           follow a signed HEPiX image list (see COMMAND --help)
   glance_manager update                  refresh every subscribed list
+  glance_manager sync [--cache-dir DIR]  update, import the selected images, expire the unendorsed,
+                                         fire the events; then the -l lists (the cron job)
+  glance_manager events [--replay]       the event handler runs that failed, run again
 
 Each listed ID's record is fetched and checked exactly as `glancing ID` does. An appliance is
 its Glance name (the record title). Present with this ID and digest: nothing to do. A newer
