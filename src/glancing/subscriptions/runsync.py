@@ -9,7 +9,6 @@ site without a database has no subscriptions: nothing is created then.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -81,14 +80,6 @@ def cache_env(options: SubsSyncOptions, database: str) -> Dict[str, str]:
             "VMCATCHER_CACHE_DIR_EXPIRE": str(options.cache.expired), "VMCATCHER_RDBMS": f"sqlite:///{database}"}
 
 
-def _new_image_events(db: Database, log_: ev.EventLog, updates: List[Any]) -> None:
-    for result in updates:
-        for uuid in result.new_images:
-            found = db.conn.execute("SELECT entry FROM images WHERE uuid = ?", (uuid,)).fetchone()
-            entry = json.loads(found[0]) if found else {"dc:identifier": uuid}
-            log_.emit(ev.SUBSCRIPTION_IMAGE_NEW, ev.image_fields(entry.get("hv:image", entry)))
-
-
 def run_subscriptions(request: SubsRunRequest, connect: Callable[[], Target],
                       now: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.timezone.utc)
                       ) -> Optional[SubsRunResult]:
@@ -96,7 +87,7 @@ def run_subscriptions(request: SubsRunRequest, connect: Callable[[], Target],
     Raises EnvironmentProblem (database), GlanceError (the target cannot be listed)."""
     if not os.path.exists(request.database):
         return None
-    from glancing.subscriptions.update import update_all
+    from glancing.subscriptions.update import emit_new_images, update_all
 
     with Database.open(request.database) as db:
         # A dry run changes nothing a handler could be told about: no event runs, none is replayed.
@@ -107,7 +98,7 @@ def run_subscriptions(request: SubsRunRequest, connect: Callable[[], Target],
         # What `vmcatcher-event --spool` left for this run.
         spooled = [] if request.options.dry_run else _spooled(db, connect, request.options)
         updates = update_all(db, request.http, request.policy(), now()) if request.update else []
-        _new_image_events(db, events, updates)
+        emit_new_images(db, events, updates)
         failed = {u.subscription_id for u in updates if not u.ok}
         report = sync_subscriptions(db, connect(), request.options, events, failed)
     return SubsRunResult(updates, report, replayed, spooled)
