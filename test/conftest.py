@@ -70,8 +70,11 @@ def _no_site_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
     for key in saved:
         del os.environ[key]
     os.environ["GLANCING_CONFIG"] = str(empty)
+    # Run as root, glance_manager would otherwise keep its state in /var/lib/glancing.
+    os.environ["GLANCING_MANAGER_DATABASE"] = str(empty.parent / "state" / "glancing.db")
     yield
     os.environ.pop("GLANCING_CONFIG", None)
+    os.environ.pop("GLANCING_MANAGER_DATABASE", None)
     os.environ.update(saved)
 
 

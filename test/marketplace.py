@@ -12,6 +12,7 @@ identifier = f(SHA-1)), ``trustkit.sign_record`` signs it, and ``MarketplaceServ
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import hashlib
 import json
 import re
@@ -19,7 +20,7 @@ import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape
 
 import pytest
@@ -140,8 +141,14 @@ class _Handler(BaseHTTPRequestHandler):
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
         self.server.requests.append(path)
         status, ctype, body = self.server.answer(path)
+        validators = self.server.validators(body) if status == 200 else {}
+        if validators and self.server.not_modified(self.headers, validators):
+            self.server.answered_304 += 1
+            status, body = 304, b""
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        for name, value in validators.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -157,6 +164,10 @@ class MarketplaceServer(ThreadingHTTPServer):
         self.records: Dict[str, List[Tuple[str, str, bytes]]] = {}
         self.raws: Dict[str, Tuple[int, str, bytes]] = {}
         self.requests: List[str] = []
+        # HTTP validators (ETag, Last-Modified), as a real web server sends them; "none" sends
+        # neither, "etag"/"last-modified" only that one.
+        self.conditional = "both"
+        self.answered_304 = 0
         self._lock = threading.Lock()
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -176,6 +187,24 @@ class MarketplaceServer(ThreadingHTTPServer):
     def raw(self, identifier: str, body: bytes, status: int = 200, ctype: str = "application/xml") -> None:
         """Answer ``GET <base>/<identifier>`` with exactly ``body``."""
         self.raws[f"/metadata/{identifier}"] = (status, ctype, body)
+
+    def validators(self, body: bytes) -> Dict[str, str]:
+        """The ETag (a digest of the body) and Last-Modified (fixed per body) of an answer."""
+        found: Dict[str, str] = {}
+        if self.conditional in ("both", "etag"):
+            found["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        if self.conditional in ("both", "last-modified"):
+            seconds = int(hashlib.sha256(body).hexdigest()[:6], 16)  # moves when the body does
+            found["Last-Modified"] = email.utils.formatdate(1700000000 + seconds, usegmt=True)
+        return found
+
+    def not_modified(self, headers: Any, validators: Dict[str, str]) -> bool:
+        """Whether the request's If-None-Match / If-Modified-Since match this answer exactly."""
+        if "ETag" in validators and headers.get("If-None-Match") is not None:
+            return headers.get("If-None-Match") == validators["ETag"]
+        if "Last-Modified" in validators and headers.get("If-Modified-Since") is not None:
+            return headers.get("If-Modified-Since") == validators["Last-Modified"]
+        return False
 
     def answer(self, path: str) -> Tuple[int, str, bytes]:
         if path in self.raws:

@@ -285,3 +285,52 @@ def test_verify_rehashes_every_cached_file_and_a_short_one_is_dropped_unread(tmp
     (root / "u").write_bytes(data[:10])
     assert not always.check("u", len(data), want) and always.checked["u"].startswith("removed: size")
     assert not (root / "u").exists() and not always.check("u", len(data), want)
+
+
+def test_backups_beyond_keep_are_pruned_after_an_import(db, www, tmp_path: Path) -> None:
+    root, server = www
+    target = FakeTarget()
+    ids = []
+    for version in ("1", "2", "3"):
+        a = served(root, server, f"imga-{version}.qcow2", qcow("a" + version))
+        store_list(db, SUB, URL, [{**a, "id": "imga", "title": "imga", "version": version}], version=version,
+                   selected=["imga"])
+        report = run(db, target, tmp_path, keep=1)
+        ids.append(row(db, "imga")["target_id"])
+    assert ids[0] not in target.images  # the oldest backup went
+    assert names.TAG_BACKUP in target.images[ids[1]]["tags"] and ids[2] in target.images
+    assert [(p["image_id"], p["result"]) for p in report.pruned] == [(ids[0], "deleted")]
+
+
+def test_at_most_five_downloads_per_list_version(www, tmp_path: Path) -> None:
+    from glancing.errors import SourceError
+    from glancing.subscriptions.cache import MAX_TRIES
+
+    root, server = www
+    path = make_qcow2(root / "y.qcow2", seed=b"y", size_mib=1)
+    spec = ImageSpec((Location(server.url("y.qcow2")),), Origin.REMOTE,
+                     Expected(path.stat().st_size, {"sha512": "0" * 128}, DigestScope.AS_GIVEN))
+    cache = Cache(CacheSettings(str(tmp_path / "cache")))
+    record = {"uuid": "y", "DownLoadTrys": {"count": 1, "msgHash": "list-v1"}}
+    for _ in range(MAX_TRIES):
+        with pytest.raises(DigestMismatch):
+            cache.provide("y", spec, record)
+    gets = len(server.requests)
+    with pytest.raises(SourceError, match="downloads of it failed"):
+        cache.provide("y", spec, record)
+    assert len(server.requests) == gets  # not tried a sixth time
+    with pytest.raises(DigestMismatch):  # a new list version is tried again
+        cache.provide("y", spec, {"uuid": "y", "DownLoadTrys": {"count": 1, "msgHash": "list-v2"}})
+    assert read_index(tmp_path / "cache" / "partial")["y"]["DownLoadTrys"] == {"count": 1, "msgHash": "list-v2"}
+
+
+def test_a_failing_handler_never_blocks_an_import_and_is_kept(db, www, tmp_path: Path) -> None:
+    root, server = www
+    store_list(db, SUB, URL, [served(root, server, "imga.qcow2", qcow("a"))], selected=["imga"])
+    target = FakeTarget()
+    log = ev.EventLog(db, "exit 4", base_env={"PATH": os.environ["PATH"]})
+    report = sync_subscriptions(db, target, SubsSyncOptions(), log, set())
+    assert [o.action for o in report.outcomes] == ["imported"] and report.exit_code() == 0
+    assert report.event_failures == 4 and "4 event handler failures" in report.summary()
+    assert [e.type for e in ev.undone(db)] == ["ProcessPrefix", "AvailablePrefix", "AvailablePostfix",
+                                               "ProcessPostfix"]

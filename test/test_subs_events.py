@@ -188,3 +188,30 @@ def test_a_sync_fires_subscription_image_new_then_the_cache_events_and_refused_u
     finally:
         site.server.stop()
         site.db.close()
+
+
+def test_the_next_sync_carries_out_spooled_vmcatcher_events(tmp_path: Path) -> None:
+    from faketarget import FakeTarget
+    from manager_helpers import glance_dict
+
+    from glancing.subscriptions import vmcatcher
+    from glancing.subscriptions.runsync import SubsRunRequest, run_subscriptions
+    from glancing.subscriptions.sync import SubsSyncOptions
+    from glancing.targets import names
+
+    path = tmp_path / "db" / "g.db"
+    target = FakeTarget(glance_dict("img-1", "Handled by vmcatcher", tags=["glancing"], hepix_image_id="uuid-5",
+                                    vmcatcher_event_dc_identifier="uuid-5"))
+    event = vmcatcher.HandlerEvent.from_env({"VMCATCHER_EVENT_TYPE": "ExpirePrefix",
+                                             "VMCATCHER_EVENT_DC_IDENTIFIER": "uuid-5"})
+    with Database.open(str(path)) as database:
+        vmcatcher.spool(database, event, {})
+    result = run_subscriptions(SubsRunRequest(str(path), SubsSyncOptions(), update=False), lambda: target)
+    assert result is not None and [(r.type, r.action) for r in result.spooled] == [("ExpirePrefix", "expired")]
+    assert result.to_dict()["spooled"][0]["type"] == "ExpirePrefix" and result.exit_code() == 0
+    image = target.images["img-1"]
+    assert image["status"] == "deactivated" and names.TAG_EXPIRED in image["tags"]
+    with Database.open(str(path)) as database:
+        assert database.conn.execute("SELECT status FROM vmcatcher_spool").fetchone()[0] == "done"
+    again = run_subscriptions(SubsRunRequest(str(path), SubsSyncOptions(), update=False), lambda: target)
+    assert again is not None and again.spooled == []  # carried out once

@@ -9,7 +9,7 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, List
 
 import pytest
 
@@ -125,7 +125,7 @@ def test_cache_variant_uploads_from_the_cache_and_writes_vmcatchers_index(world)
     assert [o.action for o in report.outcomes] == ["imported"]
     image = target.store.get(row(db, a["id"])["target_id"])
     cached = tmp / "cache" / a["id"]
-    assert image["size"] == cached.stat().st_size and image["source"] == str(cached)
+    assert image["size"] == cached.stat().st_size and image["source"] == a["uri"]  # not the cache path
     index = read_index(tmp / "cache")[a["id"]]
     assert index["filename"] == a["id"] and index["dc:title"] == f"subs {tag} C"
     assert index["hv:imagelist.dc:identifier"] == f"sub-{tag}"
@@ -188,13 +188,24 @@ def test_glance_manager_subscribe_select_sync_end_to_end(lab, tmp_path: Path, ht
         assert again["outcomes"] == [] and again["current"] == 2
         assert [r[1] for r in server.requests[image_gets:]] == ["/lists/l.list"]  # one conditional GET
 
-        assert run_cli("glance_manager", *common, "deselect", ids[1]).returncode == 0
+        # A new list version: a new image for the first entry, the second one dropped.
+        path = make_qcow2(www / f"e{tag}0-2.qcow2", seed=f"{tag}0-2".encode(), size_mib=1)
+        entries = [{"hv:image": {**entries[0]["hv:image"], "hv:uri": server.url(path.name), "hv:version": "2",
+                                 "hv:size": path.stat().st_size,
+                                 "sl:checksum:sha512": __import__("hashlib").sha512(path.read_bytes()).hexdigest()}}]
+        (www / "lists" / "l.list").write_bytes(
+            sign_list(hepix_list(pki.good, "2", entries, identifier=list_id), pki.good, tmp_path / "sign"))
+        os.utime(www / "lists" / "l.list", (1_800_000_000, 1_800_000_000))  # a new ETag
         res = run_cli("glance_manager", *common, "--json", "sync", timeout=300)
-        assert res.returncode == 0, res.stderr
-        [expired] = json.loads(res.stdout)["subscriptions"]["outcomes"]
-        assert (expired["uuid"], expired["action"], expired["detail"]) == (ids[1], "expired", "deactivated")
-        gone = glance.images.get(expired["image_id"])
+        assert res.returncode == 0, res.stderr + res.stdout
+        outcomes = {o["uuid"]: o for o in json.loads(res.stdout)["subscriptions"]["outcomes"]}
+        assert (outcomes[ids[0]]["action"], outcomes[ids[1]]["action"]) == ("imported", "expired")
+        made.append(outcomes[ids[0]]["image_id"])
+        first = {o["uuid"]: o["image_id"] for o in subs["outcomes"]}
+        backup = glance.images.get(first[ids[0]])
+        assert backup["os_hidden"] and "glancing-backup" in backup["tags"] and backup["status"] == "active"
+        assert glance.images.get(outcomes[ids[0]]["image_id"])["status"] == "active"
+        gone = glance.images.get(first[ids[1]])
         assert gone["status"] == "deactivated" and gone["os_hidden"] and "glancing-expired" in gone["tags"]
-        assert glance.images.get(made[0] if made[0] != gone["id"] else made[1])["status"] == "active"
     finally:
         remove(glance, made)

@@ -5,13 +5,14 @@ images, roll an appliance back. A thin layer over ``glancing.manager``."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from glancing import __version__, errors
-from glancing.cli import common, manager_sync, options
+from glancing.cli import common, manager_sync, manager_vmcatcher, options
 from glancing.cli import manager_subs as subs
 from glancing.manager import service
 from glancing.manager.lock import default_lock_path
@@ -35,6 +36,9 @@ Keep the images of marketplace ID lists current in OpenStack Glance (run it from
   glance_manager rollback APPLIANCE      make the newest backup current again
   glance_manager subscribe URL           follow a signed HEPiX image list (see COMMAND --help)
   glance_manager update                  refresh every subscribed list
+  glance_manager sync [--cache-dir DIR]  update, import the selected images, expire the unendorsed,
+                                         fire the events; then the -l lists (the cron job)
+  glance_manager events [--replay]       the event handler runs that failed, run again
 
 Each listed ID's record is fetched and checked exactly as `glancing ID` does. An appliance is
 its Glance name (the record title). Present with this ID and digest: nothing to do. A newer
@@ -138,10 +142,14 @@ def _connect(args: argparse.Namespace, settings: Settings) -> Any:
 
 def _fetcher(args: argparse.Namespace, settings: Settings) -> Any:
     def fetcher() -> Any:
-        from glancing.sources import marketplace_spec
+        from glancing.manager import verified
 
         sources = options.source_settings(args, settings)  # one trust policy (CA dir, CRLs) for the run
-        return lambda mpid: marketplace_spec(mpid, sources)
+        cache = verified.CacheOptions(
+            near_expiry=dt.timedelta(seconds=settings.get("manager", "verified_near_expiry")),
+            max_age=dt.timedelta(seconds=settings.get("manager", "verified_max_age")))
+        return verified.for_run(sources, settings.get("manager", "database"),
+                                settings.given("manager", "database"), cache)
     return fetcher
 
 
@@ -213,6 +221,12 @@ COMMANDS: Dict[str, Command] = {c.name: c for c in (
             subs.image_keys_argument, "UUID|SHA512 ..."),
     Command("update", subs.update, "refresh every subscribed list (SubscriptionImageNew events for new "
             "images); change nothing in Glance", subs.event_option, "[--event-cmd COMMAND]", subs.UPDATE_HELP),
+    Command("vmcatcher-event", manager_vmcatcher.vmcatcher_event,
+            "handle the vmcatcher event in the environment (put me in VMCATCHER_CACHE_EVENT)",
+            manager_vmcatcher.add_event_options, "[--spool] [--mapping FILE]"),
+    Command("import-vmcatcher", manager_vmcatcher.import_vmcatcher,
+            "take vmcatcher's subscriptions, endorser pins and selected images",
+            manager_vmcatcher.add_import_options, "sqlite:///PATH"),
 )}
 
 

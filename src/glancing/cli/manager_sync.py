@@ -69,7 +69,8 @@ def subscriptions_step(args: argparse.Namespace, settings: Settings, import_opti
         return None
     request = SubsRunRequest(
         path,
-        SubsSyncOptions(on_expire=settings.get("manager", "on_expire"), dry_run=args.dry_run,
+        SubsSyncOptions(on_expire=settings.get("manager", "on_expire"), keep=settings.get("manager", "keep"),
+                        dry_run=args.dry_run,
                         import_options=import_options, cache=_cache(args, settings)),
         event_settings(args, settings), options.http_settings(settings),
         policy=lambda: options.trust_policy(args, settings))

@@ -24,7 +24,7 @@ OPTION_KEYS: Dict[str, str] = {
     "ca_dir": "trust.ca_dir", "trust_file": "trust.trust_file", "crl": "trust.crl",
     "at_signing_time": "trust.at_signing_time", "url": "sources.marketplace_url",
     "ca_file": "fetch.ca_file", "keep": "manager.keep", "jobs": "manager.jobs", "lock": "manager.lock",
-    "metrics_file": "manager.metrics",
+    "metrics_file": "manager.metrics", "db": "manager.database",
 }
 
 

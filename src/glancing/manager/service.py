@@ -66,9 +66,12 @@ def run_sync(request: SyncRequest, connect: Connect, fetcher: Callable[[], Fetch
                 report.finish()
                 return report
             fetch = fetcher()
-            if image_list.entries and request.marketplace:
-                check_reachable(request.marketplace, options.import_options.http)
-            sync(image_list, target(), fetch, options, report)
+            try:
+                if image_list.entries and request.marketplace:
+                    check_reachable(request.marketplace, options.import_options.http)
+                sync(image_list, target(), fetch, options, report)
+            finally:
+                _close(fetch)
         except GlancingError as e:
             log.error("%s", e)
             report.abort(e)
@@ -77,6 +80,13 @@ def run_sync(request: SyncRequest, connect: Connect, fetcher: Callable[[], Fetch
             if request.metrics_file:
                 write_metrics(request.metrics_file, report)
     return report
+
+
+def _close(fetch: FetchSpec) -> None:
+    """Let a fetcher that keeps state (manager.verified) write it, once, under the lock."""
+    close = getattr(fetch, "close", None)
+    if close is not None:
+        close()
 
 
 def _once(connect: Connect) -> Connect:

@@ -12,8 +12,8 @@
 Reading the documents is glancing.formats' job, verifying them glancing.trust's.
 """
 
-from glancing.sources.resolver import (SourceSettings, detect_file, list_entry_spec, marketplace_spec,
-                                       record_file_spec, resolve, with_signature_property)
+from glancing.sources.resolver import (CheckedListing, SourceSettings, check_listing, detect_file, list_entry_spec,
+                                       marketplace_spec, record_file_spec, resolve, with_signature_property)
 
-__all__ = ["SourceSettings", "detect_file", "list_entry_spec", "marketplace_spec", "record_file_spec", "resolve",
-           "with_signature_property"]
+__all__ = ["CheckedListing", "SourceSettings", "check_listing", "detect_file", "list_entry_spec", "marketplace_spec",
+           "record_file_spec", "resolve", "with_signature_property"]

@@ -21,7 +21,7 @@ import datetime as _dt
 import logging
 import os
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from glancing.errors import GlancingError, RecordError, RecordExpired, SignatureError, SourceError
 from glancing.fetch import HttpSettings, new_session, read_small
@@ -99,10 +99,26 @@ def _read(location: str, settings: SourceSettings) -> bytes:
 
 def marketplace_spec(identifier: str, settings: SourceSettings) -> ImageSpec:
     """The newest acceptable, verified record of ``identifier`` on the marketplace."""
-    from glancing.sources import stratuslab
-
     base = marketplace.marketplace_base(settings.marketplace_url)
     data, url = marketplace.fetch_listing(identifier, base, settings.http)
+    return check_listing(identifier, data, url, settings).spec
+
+
+@dataclass(frozen=True)
+class CheckedListing:
+    """A marketplace listing verified: the spec of the selected record, every record that passed
+    verification (for the dates that change the selection), and the selected record's signer."""
+
+    spec: ImageSpec
+    records: Tuple[StratusLabRecord, ...]
+    signer: Any = None  # glancing.trust.policy.Signer, or None when the record was not verified
+
+
+def check_listing(identifier: str, data: bytes, url: str, settings: SourceSettings) -> CheckedListing:
+    """Verify the listing ``data`` fetched from ``url`` and select the record to import.
+    Raises RecordError (and its SignatureError etc.)."""
+    from glancing.sources import stratuslab
+
     if detect(data, lambda: data).kind is not Kind.XML:
         # Parsed only to say what it is: a DataTables search listing, an HTML page or a
         # malformed answer raise their own message; an RDF/JSON record carries no signature.
@@ -110,11 +126,13 @@ def marketplace_spec(identifier: str, settings: SourceSettings) -> ImageSpec:
         raise RecordError(f"{url}: the marketplace answered an RDF/JSON record, which carries no "
                           "signature; glancing needs the signed RDF/XML listing")
     verdicts = _verified_records(data, url, settings, allow_unsigned=False)
-    record = stratuslab.select_record([r for r, _ in verdicts], settings.now(), identifier=identifier,
+    record = stratuslab.select_record([r for r, _, _ in verdicts], settings.now(), identifier=identifier,
                                       allow_expired=settings.allow_expired,
                                       allow_deprecated=settings.allow_deprecated, skew=settings.clock_skew)
     spec = stratuslab.record_to_spec(record, Origin.REMOTE, url, marketplace_url=url)
-    return with_signature_property(spec, _summary_of(record, verdicts))
+    signer = next(s for r, _, s in verdicts if r is record)
+    return CheckedListing(with_signature_property(spec, _summary_of(record, verdicts)),
+                          tuple(r for r, _, _ in verdicts), signer)
 
 
 def record_file_spec(path: str, settings: SourceSettings) -> ImageSpec:
@@ -133,22 +151,25 @@ def record_file_spec(path: str, settings: SourceSettings) -> ImageSpec:
         if "hv:imagelist" in document:
             raise RecordError(f"{path} is a HEPiX image list: name the image with -c {path} IMAGE-ID")
         log.info("%s: RDF/JSON records carry no signature; read as given by the local user", path)
-        verdicts = [(record_from_document(document, path), "unsigned")]
+        verdicts = [(record_from_document(document, path), "unsigned", None)]
     else:
         verdicts = _verified_records(data, path, settings, allow_unsigned=True)
-    record = stratuslab.select_record([r for r, _ in verdicts], settings.now(),
+    record = stratuslab.select_record([r for r, _, _ in verdicts], settings.now(),
                                       allow_expired=settings.allow_expired,
                                       allow_deprecated=settings.allow_deprecated, skew=settings.clock_skew)
     spec = stratuslab.record_to_spec(record, Origin.LOCAL_RECORD, path)
     return with_signature_property(spec, _summary_of(record, verdicts))
 
 
-def _summary_of(record: StratusLabRecord, verdicts: List[Tuple[StratusLabRecord, str]]) -> str:
-    return next(summary for r, summary in verdicts if r is record)
+Verdict = Tuple["StratusLabRecord", str, Any]  # a record, its verdict's summary, its signer (or None)
+
+
+def _summary_of(record: StratusLabRecord, verdicts: List[Verdict]) -> str:
+    return next(summary for r, summary, _ in verdicts if r is record)
 
 
 def _verified_records(data: bytes, what: str, settings: SourceSettings,
-                      allow_unsigned: bool) -> List[Tuple[StratusLabRecord, str]]:
+                      allow_unsigned: bool) -> List[Verdict]:
     """Each record of a (possibly <metadata>-wrapped) document that passes verification, with
     the verdict's summary.
 
@@ -161,7 +182,7 @@ def _verified_records(data: bytes, what: str, settings: SourceSettings,
     from glancing.trust.xmldsig import record_roots
 
     roots = record_roots(data, what)
-    records: List[Tuple[StratusLabRecord, str]] = []
+    records: List[Verdict] = []
     refusals: List[GlancingError] = []
     for n, root in enumerate(roots, 1):
         label = what if len(roots) == 1 else f"{what} (record {n} of {len(roots)})"
@@ -175,7 +196,7 @@ def _verified_records(data: bytes, what: str, settings: SourceSettings,
             continue
         if verified.verified:
             log.info("%s: %s", label, verified.summary)
-        records.append((record, verified.summary))
+        records.append((record, verified.summary, verified.signer))
     if not records:
         raise refusals[0]
     return records
@@ -216,4 +237,5 @@ def with_signature_property(spec: ImageSpec, summary: str) -> ImageSpec:
 
 
 __all__: Tuple[str, ...] = ("SourceSettings", "resolve", "detect_file", "marketplace_spec",
-                            "record_file_spec", "list_entry_spec", "with_signature_property")
+                            "record_file_spec", "list_entry_spec", "with_signature_property", "check_listing",
+                            "CheckedListing")

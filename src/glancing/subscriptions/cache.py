@@ -32,6 +32,7 @@ from glancing.errors import DigestMismatch, EnvironmentProblem, SizeMismatch, So
 from glancing.fetch import HttpSettings, new_session, open_location
 from glancing.fetch.http import HttpStream
 from glancing.model import ImageSpec, Location, Origin
+from glancing.targets import names
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +128,28 @@ class Cache:
         path = self.root / uuid
         expected = spec.expected
         if not (path.is_file() and self.check(uuid, expected.size, expected.digests.get("sha512"))):
+            record = self._count_try(uuid, record)
             self._index(self.partial, uuid, record)  # written first, as vmcatcher does
             self._download(uuid, spec)
             os.replace(self.partial / uuid, path)
             self._remember(uuid, path, spec.expected.digests.get("sha512"))
             self._drop_index(self.partial, uuid)
         self._index(self.root, uuid, record)
-        return replace(spec, locations=(Location(str(path)),), origin=Origin.USER)
+        # Read from the cache, but the image's "source" stays where it came from, for auditors.
+        return replace(spec, locations=(Location(str(path)),), origin=Origin.USER,
+                       properties={**spec.properties, names.PROP_SOURCE: spec.source})
+
+    def _count_try(self, uuid: str, record: Mapping[str, Any]) -> Dict[str, Any]:
+        """vmcatcher's DownLoadTrys: at most MAX_TRIES downloads per list version (its msgHash),
+        counted across runs in the partial directory's index. Raises SourceError past that."""
+        tries = dict(record.get("DownLoadTrys") or {})
+        before = (read_index(self.partial).get(uuid) or {}).get("DownLoadTrys") or {}
+        if tries.get("msgHash") and before.get("msgHash") == tries.get("msgHash"):
+            tries["count"] = int(before.get("count") or 0) + 1
+        if int(tries.get("count") or 1) > MAX_TRIES:
+            raise SourceError(f"image {uuid}: {MAX_TRIES} downloads of it failed for this list version; "
+                              "the next list version is tried again")
+        return {**record, "DownLoadTrys": tries} if tries else dict(record)
 
     def check(self, uuid: str, size: Optional[int], want: Optional[str]) -> bool:
         """True when the cached file ``uuid`` is there and has that size and sha512; a bad file is

@@ -93,8 +93,22 @@ _MIGRATION_1 = (
         verified_at TEXT NOT NULL)""",
 )
 
+# vmcatcher events that ``glance_manager vmcatcher-event --spool`` recorded for the next sync
+# (glancing.subscriptions.vmcatcher); ``env`` holds only the event's VMCATCHER_* variables.
+_MIGRATION_2 = (
+    """CREATE TABLE vmcatcher_spool(
+        id INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        env TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        done_at TEXT)""",
+)
+
 # Append only. Index 0 is migration 1.
-MIGRATIONS: List[Migration] = [_MIGRATION_1]
+MIGRATIONS: List[Migration] = [_MIGRATION_1, _MIGRATION_2]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -9,7 +9,6 @@ site without a database has no subscriptions: nothing is created then.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -50,23 +49,26 @@ class SubsRunResult:
     updates: List[Any]  # subscriptions.update.UpdateResult
     report: SubsReport
     replayed: List[ev.Event] = field(default_factory=list)
+    spooled: List[Any] = field(default_factory=list)  # subscriptions.vmcatcher.HandlerResult
 
     def exit_code(self) -> int:
         """A refused or failed update's code (the other subscriptions proceeded), else the sync's."""
         from glancing.subscriptions.update import exit_code
 
-        return exit_code(self.updates) or self.report.exit_code()
+        spool_failed = any(r.action == "failed" for r in self.spooled)
+        return exit_code(self.updates) or self.report.exit_code() or (errors.PARTIAL if spool_failed else errors.OK)
 
     def summary(self) -> str:
         refused = [u for u in self.updates if not u.ok]
         lines = [f"subscription {u.describe()}" for u in refused]
         lines.append(f"{len(self.updates)} subscriptions updated ({len(refused)} refused or failed); "
                      + self.report.summary())
+        lines.extend(f"spooled vmcatcher event: {r.describe()}" for r in self.spooled)
         return "\n".join(lines)
 
     def to_dict(self) -> Dict[str, Any]:
         return {"updates": [dict(u.to_dict()) for u in self.updates], **self.report.to_dict(),
-                "replayed": [e.to_dict() for e in self.replayed]}
+                "replayed": [e.to_dict() for e in self.replayed], "spooled": [r.to_dict() for r in self.spooled]}
 
 
 def cache_env(options: SubsSyncOptions, database: str) -> Dict[str, str]:
@@ -78,14 +80,6 @@ def cache_env(options: SubsSyncOptions, database: str) -> Dict[str, str]:
             "VMCATCHER_CACHE_DIR_EXPIRE": str(options.cache.expired), "VMCATCHER_RDBMS": f"sqlite:///{database}"}
 
 
-def _new_image_events(db: Database, log_: ev.EventLog, updates: List[Any]) -> None:
-    for result in updates:
-        for uuid in result.new_images:
-            found = db.conn.execute("SELECT entry FROM images WHERE uuid = ?", (uuid,)).fetchone()
-            entry = json.loads(found[0]) if found else {"dc:identifier": uuid}
-            log_.emit(ev.SUBSCRIPTION_IMAGE_NEW, ev.image_fields(entry.get("hv:image", entry)))
-
-
 def run_subscriptions(request: SubsRunRequest, connect: Callable[[], Target],
                       now: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.timezone.utc)
                       ) -> Optional[SubsRunResult]:
@@ -93,17 +87,31 @@ def run_subscriptions(request: SubsRunRequest, connect: Callable[[], Target],
     Raises EnvironmentProblem (database), GlanceError (the target cannot be listed)."""
     if not os.path.exists(request.database):
         return None
-    from glancing.subscriptions.update import update_all
+    from glancing.subscriptions.update import emit_new_images, update_all
 
     with Database.open(request.database) as db:
-        events = ev.EventLog(db, request.events.command, request.events.timeout, base_env=request.events.env,
+        # A dry run changes nothing a handler could be told about: no event runs, none is replayed.
+        command = None if request.options.dry_run else request.events.command
+        events = ev.EventLog(db, command, request.events.timeout, base_env=request.events.env,
                              extra=cache_env(request.options, request.database))
         replayed = events.replay()
+        # What `vmcatcher-event --spool` left for this run.
+        spooled = [] if request.options.dry_run else _spooled(db, connect, request.options)
         updates = update_all(db, request.http, request.policy(), now()) if request.update else []
-        _new_image_events(db, events, updates)
+        emit_new_images(db, events, updates)
         failed = {u.subscription_id for u in updates if not u.ok}
         report = sync_subscriptions(db, connect(), request.options, events, failed)
-    return SubsRunResult(updates, report, replayed)
+    return SubsRunResult(updates, report, replayed, spooled)
+
+
+def _spooled(db: Database, connect: Callable[[], Target], options: SubsSyncOptions) -> List[Any]:
+    """The events ``glance_manager vmcatcher-event --spool`` recorded, carried out now."""
+    if not db.conn.execute("SELECT 1 FROM vmcatcher_spool WHERE status != 'done' LIMIT 1").fetchone():
+        return []
+    from glancing.subscriptions.vmcatcher import HandlerOptions, process_spool
+
+    return process_spool(db, connect, HandlerOptions(import_options=options.import_options,
+                                                     on_expire=options.on_expire))
 
 
 def undone_events(database: str) -> List[ev.Event]:

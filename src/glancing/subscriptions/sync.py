@@ -39,6 +39,7 @@ class SubsSyncOptions:
     """How a sync treats the subscribed images."""
 
     on_expire: str = "deactivate"  # [manager] on_expire: hide | deactivate | delete
+    keep: int = 1  # [manager] keep: backups kept per image (older ones deleted after an import)
     dry_run: bool = False
     import_options: ImportOptions = field(default_factory=ImportOptions)
     image_retry: RetryPolicy = RetryPolicy(retries=2, backoff=1.0)
@@ -69,6 +70,7 @@ class SubsReport:
     outcomes: List[SubsOutcome] = field(default_factory=list)
     current: int = 0
     failed_subscriptions: Set[str] = field(default_factory=set)
+    pruned: List[Dict[str, str]] = field(default_factory=list)  # backups beyond [manager] keep
     event_failures: int = 0
 
     def add(self, outcome: SubsOutcome) -> None:
@@ -90,7 +92,7 @@ class SubsReport:
         return "subscriptions: " + ", ".join(parts)
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"current": self.current, "outcomes": [o.to_dict() for o in self.outcomes],
+        return {"current": self.current, "outcomes": [o.to_dict() for o in self.outcomes], "pruned": self.pruned,
                 "failed_subscriptions": sorted(self.failed_subscriptions), "event_failures": self.event_failures}
 
 
@@ -227,9 +229,27 @@ class Syncer:
             self.report.add(outcome)
         for outcome in gone_images(self, listed, {r.uuid for r in rows}):
             self.report.add(outcome)
+        self.prune_backups()
         self.events.emit(ev.PROCESS_POSTFIX)
         self.report.event_failures = self.events.failures
         return self.report
+
+    def prune_backups(self) -> None:
+        """After a run that imported and failed nowhere: the backups of the images it replaced
+        beyond ``keep`` are deleted (deactivated when Glance refuses), as the marketplace does."""
+        from glancing.manager.images import from_glance
+        from glancing.manager.retention import plan_retention
+
+        names_ = {o.title for o in self.report.outcomes if o.action == "imported" and o.title}
+        if not names_ or self.report.count("failed") or self.options.dry_run:
+            return
+        backups = [from_glance(i) for i in self.target.managed()
+                   if names.TAG_BACKUP in (i.get("tags") or ()) and i.get(PROP_SUBSCRIPTION)]
+        for name in sorted(names_):
+            _, doomed = plan_retention([b for b in backups if b.appliance == name], self.options.keep, False)
+            for image in doomed:
+                result, why = self.target.prune(image.id)
+                self.report.pruned.append({"image_id": image.id, "name": name, "result": result, "why": why})
 
     def import_one(self, row: Row, listed: Mapping[str, Mapping[str, Any]], upload: bool = True) -> None:
         """Import one image (with a cache: download it there first); ``upload`` False: only
