@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from glancing.metadata.validate import validate
+from glancing.formats.stratuslab.validate import validate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stratuslab"
 VALID = sorted(p for d in ("metadata", "marketplace", "client") for p in (FIXTURES / d).glob("valid-*.xml"))

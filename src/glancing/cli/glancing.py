@@ -178,7 +178,7 @@ def _import(args: argparse.Namespace) -> int:
     inline = inline_digests(args)  # usage errors first, before any I/O
     properties = _properties(args.property)
     settings = options.load_settings(args)
-    spec: ImageSpec = resolve(args.source, options.source_settings(args, settings))
+    spec: ImageSpec = resolve(args.source, options.source_settings(args, settings, lazy=True))
     spec = _merge(spec, expected_from_sums(args.sums_files, file_name(spec.source), options.http_settings(settings),
                                            known=inline))
     target = None

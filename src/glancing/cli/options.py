@@ -135,10 +135,15 @@ class LazyPolicy:
         return getattr(self._policy, name)
 
 
-def source_settings(args: argparse.Namespace, settings: Optional[Settings] = None) -> SourceSettings:
+def source_settings(args: argparse.Namespace, settings: Optional[Settings] = None,
+                    lazy: bool = False) -> SourceSettings:
+    """What resolving a source needs. ``lazy``: the trust policy is built on first use (for
+    ``glancing``, whose SOURCE is often a plain file); callers that inspect the policy's type
+    (the manager's kept verdicts, subscriptions) take it built."""
     settings = settings or load_settings(args)
     resolved = settings
-    return SourceSettings(policy=LazyPolicy(lambda: trust_policy(args, resolved)), marketplace_url=settings.get("sources", "marketplace_url"),
+    policy = LazyPolicy(lambda: trust_policy(args, resolved)) if lazy else trust_policy(args, settings)
+    return SourceSettings(policy=policy, marketplace_url=settings.get("sources", "marketplace_url"),
                           image_list=getattr(args, "image_list", None), allow_expired=args.allow_expired,
                           allow_deprecated=args.allow_deprecated, http=http_settings(settings),
                           clock_skew=datetime.timedelta(seconds=settings.get("trust", "clock_skew")))

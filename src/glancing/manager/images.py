@@ -11,7 +11,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from glancing.manager.versions import VersionInfo
+from glancing.formats.versions import VersionInfo
 from glancing.targets import names
 
 # A time from a target or a record as aware UTC (one parser, in targets.names).

@@ -15,7 +15,7 @@ from typing import Mapping, Optional, Sequence
 
 from glancing.errors import RecordError
 from glancing.manager.images import ManagedImage, Snapshot, parse_timestamp
-from glancing.manager.versions import VersionInfo, comparable, compare_versions
+from glancing.formats.versions import VersionInfo, comparable, compare_versions
 from glancing.model import DigestScope, ImageSpec
 from glancing.targets import names
 

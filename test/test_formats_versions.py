@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from glancing.manager.versions import (VersionInfo, comparable, compare_versions, is_numeric,
+from glancing.formats.versions import (VersionInfo, comparable, compare_versions, is_numeric,
                                        numeric_parts, sort_versions)
 from manager_helpers import when
 
