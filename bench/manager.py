@@ -72,15 +72,20 @@ def run_noop(work: Path, ids: List[str], market: MarketplaceServer, pki: Any, jo
             "--ca-dir", str(pki.ca_dirs["valid"]), "--endorser", pki.good.subject_openssl,
             "--trust", str(trust_file), "--lock", str(work / "manager.lock"), "--jobs", str(jobs),
             "--db", str(db)]
-    try:
-        started = time.perf_counter()
-        res = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
-        elapsed = time.perf_counter() - started
-    finally:
-        proxy.stop()
+    res, elapsed = timed_run(argv, env, proxy)
     if res.returncode != 0:
         sys.exit(f"bench: glance_manager failed ({res.returncode}): {res.stderr.strip()[-800:]}")
     return elapsed, list(proxy.requests)
+
+
+def timed_run(argv: List[str], env: Dict[str, str], proxy: Any) -> Tuple[subprocess.CompletedProcess, float]:
+    """Run ``argv`` once, timed; the counting ``proxy`` is stopped whatever happens."""
+    try:
+        started = time.perf_counter()
+        res = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+        return res, time.perf_counter() - started
+    finally:
+        proxy.stop()
 
 
 def delete_fleet(glance: Any, prefix: str) -> int:

@@ -18,7 +18,6 @@ import argparse
 import hashlib
 import io
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ BIN = Path(sys.executable).parent
 sys.path[:0] = [str(TOP / "test"), str(TOP / "test" / "lab")]
 import labconf  # noqa: E402  (stdlib-only lab settings)
 from httpserver import FaultyHTTPServer  # noqa: E402
-from manager import delete_fleet, describe, glance_client  # noqa: E402
+from manager import delete_fleet, describe, glance_client, timed_run  # noqa: E402
 from manager_helpers import CountingProxy, _patiently  # noqa: E402
 from subs_sync_helpers import store_list  # noqa: E402
 from trustkit import make_pki  # noqa: E402
@@ -83,12 +82,7 @@ def run_noop(work: Path, db_path: str, pki: Any) -> tuple:
     env.update(labconf.demo_env(), OS_IMAGE_ENDPOINT_OVERRIDE=proxy.url)
     argv = [str(BIN / "glance_manager"), "--json", "--db", db_path, "--ca-dir", str(pki.ca_dirs["valid"]),
             "--trust", str(trust_file), "--lock", str(work / "manager.lock"), "sync"]
-    try:
-        started = time.perf_counter()
-        res = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
-        elapsed = time.perf_counter() - started
-    finally:
-        proxy.stop()
+    res, elapsed = timed_run(argv, env, proxy)
     if res.returncode not in (0, 8) or not res.stdout.strip():
         sys.exit(f"bench: glance_manager sync failed ({res.returncode}): {res.stderr.strip()[-800:]}")
     return elapsed, list(proxy.requests), res.stdout

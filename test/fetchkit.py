@@ -15,7 +15,8 @@ from httpserver import FaultyHTTPServer
 
 @contextlib.contextmanager
 def disk_server(directory: Path, data: bytes) -> Iterator[FaultyHTTPServer]:
-    """A faulty loopback server serving ``data`` as ``disk.img``."""
+    """A faulty loopback server serving ``data`` as ``disk.img`` from ``directory`` (made if need be)."""
+    directory.mkdir(parents=True, exist_ok=True)
     (directory / "disk.img").write_bytes(data)
     server = FaultyHTTPServer(directory).start()
     try:

@@ -4,6 +4,7 @@ on a loopback HTTP server (ETag/Last-Modified, 304, basic auth), and a database 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -12,7 +13,7 @@ import sqlite3
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from glancing.fetch.http import HttpSettings
 from glancing.subscriptions.db import Database
@@ -108,6 +109,17 @@ def make_site(pki: Pki, tmp: Path, trust: str = "", tls: Optional[ssl.SSLContext
     work = tmp / "sign"
     work.mkdir()
     return Site(pki, root, server, Database.open(str(tmp / "db" / "glancing.db")), policy, work)
+
+
+@contextlib.contextmanager
+def running_site(pki: Pki, tmp: Path, trust: str = "", tls: Optional[ssl.SSLContext] = None) -> Iterator[Site]:
+    """``make_site``, with its server stopped and its database closed afterwards."""
+    site = make_site(pki, tmp, trust, tls)
+    try:
+        yield site
+    finally:
+        site.server.stop()
+        site.db.close()
 
 
 def dump(db: Database) -> Dict[str, List[tuple]]:

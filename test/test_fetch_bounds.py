@@ -17,7 +17,6 @@ from glancing.fetch import HttpSettings, new_session, open_first
 from glancing.fetch.bounds import Bounds, Watchdog
 from glancing.model import Location
 import fetchkit
-from httpserver import FaultyHTTPServer
 
 DATA = os.urandom(3 * 1024 * 1024 + 77)
 TIGHT = HttpSettings(connect_timeout=1, read_timeout=0.5, retries=2, backoff=0.05, max_pause=0.2,
@@ -80,25 +79,17 @@ def test_a_trickling_server_is_too_slow(server):
 
 def test_a_stall_before_the_first_byte_moves_on_to_the_next_location(server, tmp_path):
     server.stall_at("disk.img", 0)
-    (tmp_path / "mirror").mkdir()
-    (tmp_path / "mirror" / "disk.img").write_bytes(DATA)
-    mirror = FaultyHTTPServer(tmp_path / "mirror").start()
-    try:
+    with fetchkit.disk_server(tmp_path / "mirror", DATA) as mirror:
         stream = open_first([Location(server.url("disk.img")), Location(mirror.url("disk.img"))],
                             new_session(), TIGHT, allow_local=False)
         assert b"".join(stream.chunks()) == DATA
         stream.close()
         assert len(gets(mirror)) == 1
-    finally:
-        mirror.stop()
 
 
 def test_a_stall_after_bytes_were_handed_out_is_final(server, tmp_path):
     server.stall_at("disk.img", 2_000_000)
-    (tmp_path / "mirror").mkdir()
-    (tmp_path / "mirror" / "disk.img").write_bytes(DATA)
-    mirror = FaultyHTTPServer(tmp_path / "mirror").start()
-    try:
+    with fetchkit.disk_server(tmp_path / "mirror", DATA) as mirror:
         stream = open_first([Location(server.url("disk.img")), Location(mirror.url("disk.img"))],
                             new_session(), TIGHT, allow_local=False)
         got = bytearray()
@@ -108,8 +99,6 @@ def test_a_stall_after_bytes_were_handed_out_is_final(server, tmp_path):
         stream.close()
         # the hashers saw the first bytes: a mirror's bytes may not continue them unverified
         assert bytes(got) == DATA[:len(got)] and len(got) >= 1_000_000 and gets(mirror) == []
-    finally:
-        mirror.stop()
 
 
 def test_healthy_drops_still_resume_under_the_bounds(server):

@@ -239,11 +239,16 @@ def test_a_partial_download_is_resumed(www, tmp_path: Path) -> None:
     assert ranges == ["bytes=100000-"]
 
 
+def _wrong_digest_spec(root: Path, server: Any, name: str) -> ImageSpec:
+    """A served 1 MiB qcow2 whose record promises a sha512 it does not have."""
+    path = make_qcow2(root / f"{name}.qcow2", seed=name.encode(), size_mib=1)
+    return ImageSpec((Location(server.url(f"{name}.qcow2")),), Origin.REMOTE,
+                     Expected(path.stat().st_size, {"sha512": "0" * 128}, DigestScope.AS_GIVEN))
+
+
 def test_a_bad_download_is_refused_and_not_cached(www, tmp_path: Path) -> None:
     root, server = www
-    path = make_qcow2(root / "x.qcow2", seed=b"x", size_mib=1)
-    spec = ImageSpec((Location(server.url("x.qcow2")),), Origin.REMOTE,
-                     Expected(path.stat().st_size, {"sha512": "0" * 128}, DigestScope.AS_GIVEN))
+    spec = _wrong_digest_spec(root, server, "x")
     cache = Cache(CacheSettings(str(tmp_path / "cache")))
     with pytest.raises(DigestMismatch):
         cache.provide("x", spec, {"uuid": "x"})
@@ -307,9 +312,7 @@ def test_at_most_five_downloads_per_list_version(www, tmp_path: Path) -> None:
     from glancing.subscriptions.cache import MAX_TRIES
 
     root, server = www
-    path = make_qcow2(root / "y.qcow2", seed=b"y", size_mib=1)
-    spec = ImageSpec((Location(server.url("y.qcow2")),), Origin.REMOTE,
-                     Expected(path.stat().st_size, {"sha512": "0" * 128}, DigestScope.AS_GIVEN))
+    spec = _wrong_digest_spec(root, server, "y")
     cache = Cache(CacheSettings(str(tmp_path / "cache")))
     record = {"uuid": "y", "DownLoadTrys": {"count": 1, "msgHash": "list-v1"}}
     for _ in range(MAX_TRIES):

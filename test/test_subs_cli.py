@@ -10,7 +10,7 @@ import pytest
 from glancing import errors
 from glancing.cli.manager import COMMANDS, build_parser, main
 from glancing.subscriptions.db import Database
-from subskit import LIST_ID, dump, hepix_list, image, make_site, row, uuid
+from subskit import LIST_ID, dump, hepix_list, image, row, running_site, uuid
 from trustkit import pki  # noqa: F401
 
 
@@ -52,10 +52,8 @@ def test_unknown_command_is_a_usage_error(capsys):
 
 @pytest.fixture
 def site(pki, tmp_path):  # noqa: F811
-    s = make_site(pki, tmp_path)
-    yield s
-    s.server.stop()
-    s.db.close()
+    with running_site(pki, tmp_path) as s:
+        yield s
 
 
 def _gm(site, *argv):

@@ -18,7 +18,7 @@ from glancing.subscriptions.store import Subscription
 from glancing.subscriptions.update import RunPolicies
 from glancing.subscriptions.update import REFUSED, UNCHANGED, UPDATED, exit_code, update_all, update_subscription
 from glancing.trust import TrustPolicy, UnsafeNoVerify
-from subskit import HTTP, LIST_ID, dump, hepix_list, image, make_site, row, uuid, without_last_error
+from subskit import HTTP, LIST_ID, dump, hepix_list, image, make_site, row, running_site, uuid, without_last_error
 from tlskit import make_mirror_pki
 from trustkit import DAY, NOW, pki, sign_list, subject_hash  # noqa: F401
 
@@ -27,10 +27,8 @@ FIX = Path(__file__).parent / "fixtures" / "hepix"
 
 @pytest.fixture
 def site(pki, tmp_path):  # noqa: F811
-    s = make_site(pki, tmp_path)
-    yield s
-    s.server.stop()
-    s.db.close()
+    with running_site(pki, tmp_path) as s:
+        yield s
 
 
 def _subscribe(site, **options):
