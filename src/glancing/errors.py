@@ -139,12 +139,6 @@ class EnvironmentProblem(GlancingError):
     exit_code = ENVIRONMENT
 
 
-class PartialFailure(GlancingError):
-    """A run over many images handled some and failed or refused others (see its report)."""
-
-    exit_code = PARTIAL
-
-
 class LockHeld(GlancingError):
     """Another run holds the lock."""
 

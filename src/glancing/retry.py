@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, TypeVar
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,6 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
     rand: Callable[[float, float], float] = field(default=random.uniform, compare=False, repr=False)
-
-    def with_retries(self, retries: int) -> "RetryPolicy":
-        return replace(self, retries=retries)
 
     def pauses(self) -> Iterator[float]:
         """The pause before each further attempt, in order (``retries`` of them)."""

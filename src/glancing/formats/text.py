@@ -10,7 +10,6 @@ readers pass every string value through ``clean`` once, so nothing downstream ne
 from __future__ import annotations
 
 import unicodedata
-from typing import Optional
 
 # Line and paragraph separators end a line as surely as "\n" does on most terminals and logs.
 _BREAKS = {"\u2028", "\u2029", "\u0085"}
@@ -35,8 +34,3 @@ def clean(value: str) -> str:
         elif not _unsafe(char):
             out.append(char)
     return "".join(out)
-
-
-def clean_optional(value: Optional[str]) -> Optional[str]:
-    """``clean`` for a value that may be absent."""
-    return None if value is None else clean(value)

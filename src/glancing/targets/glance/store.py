@@ -90,7 +90,6 @@ class GlanceStore:
 
     def __init__(self, client: Any, retry: RetryPolicy = NO_RETRY) -> None:
         self._images = client.images
-        self._tags = client.image_tags
         self._http = client.http_client
         self.retry = retry
 
@@ -98,7 +97,7 @@ class GlanceStore:
               applied: Optional[Callable[[], Optional[T]]] = None) -> Optional[T]:
         """``call()`` under the store's retry policy. An error on a later attempt may mean an
         earlier one was applied although its answer was lost: with ``gone_is_done`` a 404 is
-        success (a delete, an untag); ``applied()`` returns the result when a 409 says so."""
+        success (a delete); ``applied()`` returns the result when a 409 says so."""
         attempts = [0]
 
         def once() -> Optional[T]:
@@ -186,12 +185,6 @@ class GlanceStore:
             f"/v2/images/{image_id}", data=json.dumps(ops),
             headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})[1], applied=applied)
         return dict(body or {})
-
-    def add_tag(self, image_id: str, tag: str) -> None:
-        self._call(f"tag image {image_id}", lambda: self._tags.update(image_id, tag))
-
-    def remove_tag(self, image_id: str, tag: str) -> None:
-        self._call(f"untag image {image_id}", lambda: self._tags.delete(image_id, tag), gone_is_done=True)
 
     def delete(self, image_id: str) -> None:
         try:
