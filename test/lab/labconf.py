@@ -32,13 +32,18 @@ REQUIRED = {
 
 ADMIN = {"username": "admin", "password": "adminpass", "project": "admin"}
 DEMO = {"username": "demo", "password": "demopass", "project": "demo"}
+# A second project with its own member: image sharing (members), and a second cloud for fan-out.
+SECOND = {"username": "second", "password": "secondpass", "project": "second"}
 GLANCE_SVC = {"username": "glance", "password": "glancepass", "project": "service"}
 # user -> (project, roles); admin itself is made by keystone-manage bootstrap.
 GRANTS = {
     "glance": ("service", ("admin", "service")),
     "demo": ("demo", ("member", "reader")),
+    "second": ("second", ("member", "reader")),
 }
-PASSWORDS = {"glance": GLANCE_SVC["password"], "demo": DEMO["password"]}
+PASSWORDS = {"glance": GLANCE_SVC["password"], "demo": DEMO["password"], "second": SECOND["password"]}
+# Glance multi-store: two file stores; images land in the first unless told otherwise.
+STORES = ("fs", "fs2")
 
 REPO = Path(__file__).resolve().parents[2]
 CONSTRAINTS = Path(__file__).resolve().parent / "constraints.txt"
@@ -112,13 +117,13 @@ class Paths:
         return self.root / "openrc"
 
 
-def demo_env() -> dict[str, str]:
-    """The OS_* variables of the demo user."""
+def demo_env(who: dict[str, str] = DEMO) -> dict[str, str]:
+    """The OS_* variables of the demo user (or of ``who``)."""
     return {
         "OS_AUTH_URL": AUTH_URL,
-        "OS_USERNAME": DEMO["username"],
-        "OS_PASSWORD": DEMO["password"],
-        "OS_PROJECT_NAME": DEMO["project"],
+        "OS_USERNAME": who["username"],
+        "OS_PASSWORD": who["password"],
+        "OS_PROJECT_NAME": who["project"],
         "OS_USER_DOMAIN_NAME": "Default",
         "OS_PROJECT_DOMAIN_NAME": "Default",
         "OS_IDENTITY_API_VERSION": "3",
@@ -148,8 +153,10 @@ def _cloud_yaml(name: str, who: dict[str, str]) -> str:
 
 
 def clouds_yaml_text() -> str:
-    """`lab` is the demo user (what the tests use); `lab-admin` is there for inspection."""
-    return "clouds:\n" + _cloud_yaml("lab", DEMO) + _cloud_yaml("lab-admin", ADMIN)
+    """`lab` is the demo user (what the tests use); `lab-second` the member of the second project
+    (sharing, a second cloud); `lab-admin` the admin (copy-image, inspection)."""
+    return ("clouds:\n" + _cloud_yaml("lab", DEMO) + _cloud_yaml("lab-second", SECOND)
+            + _cloud_yaml("lab-admin", ADMIN))
 
 
 def keystone_conf(p: Paths) -> str:
@@ -188,11 +195,11 @@ def glance_api_conf(p: Paths) -> str:
     return f"""[DEFAULT]
 debug = false
 log_file = {p.glance}/glance-api.log
-enabled_backends = fs:file
+enabled_backends = {", ".join(f"{s}:file" for s in STORES)}
 worker_self_reference_url = {GLANCE_URL}
 public_endpoint = {GLANCE_URL}
 image_cache_dir = {d}/cache
-enabled_import_methods = [glance-direct,web-download]
+enabled_import_methods = [glance-direct,web-download,copy-image]
 
 [database]
 # A writer waits up to 30 s for another (pysqlite's default is 5 s): uploads hold write locks
@@ -204,6 +211,10 @@ default_backend = fs
 
 [fs]
 filesystem_store_datadir = {d}/images
+filesystem_store_chunk_size = 1048576
+
+[fs2]
+filesystem_store_datadir = {d}/images2
 filesystem_store_chunk_size = 1048576
 
 [os_glance_staging_store]
@@ -240,7 +251,7 @@ password = {GLANCE_SVC["password"]}
 
 def glance_dirs(p: Paths) -> list[Path]:
     d = p.glance_data
-    return [d / "images", d / "staging", d / "tasks", d / "cache", d / "locks"]
+    return [d / "images", d / "images2", d / "staging", d / "tasks", d / "cache", d / "locks"]
 
 
 def keystone_cache_key() -> str:
