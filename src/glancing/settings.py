@@ -76,7 +76,7 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def _duration(value: str) -> int:
+def parse_duration(value: str) -> int:
     """Seconds from ``28d``, ``12h``, ``90m``, ``3600s`` or a bare number of seconds."""
     match = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", value.lower())
     if match is None or int(match.group(1)) == 0:
@@ -162,7 +162,7 @@ KEYS: Tuple[Key, ...] = (
     Key("events", "timeout", _number, 60.0, "seconds an event command may run before its process group is killed"),
     Key("publish", "database", _path, "~/.local/share/glancing/publish.db",
         "glancing-publish's lists, images and signed versions (created 0600)"),
-    Key("publish", "lifetime", _duration, 28 * 86400, "how long a signed list is valid (dc:date:expires)"),
+    Key("publish", "lifetime", parse_duration, 28 * 86400, "how long a signed list is valid (dc:date:expires)"),
     Key("publish", "uri_match", _text, None, "regular expression on a public URL (vmcaster's uriMatch)"),
     Key("publish", "uri_replace", _text, None, "its replacement: where that URL is uploaded to (uriReplace)"),
     Key("publish", "ssh_key", _path, None, "identity file for sftp:// uploads (default: ssh's own)"),
@@ -289,4 +289,4 @@ def _parse(key: Key, text: str, where: str, error: type) -> Any:
         raise error(f"{where}: {e}") from None
 
 
-__all__ = ["KEYS", "Key", "RESERVED_SECTIONS", "Settings", "Value", "config_files"]
+__all__ = ["KEYS", "Key", "RESERVED_SECTIONS", "Settings", "Value", "config_files", "parse_duration"]
