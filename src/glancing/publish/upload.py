@@ -106,6 +106,14 @@ def _refused(response: requests.Response, what: str) -> UploadError:
     return UploadError(f"{what}: HTTP {response.status_code} {response.reason}")
 
 
+def _forget(session: requests.Session, temp: str, settings: HttpSettings) -> None:
+    """Best effort: delete what a failed upload may have left at the temporary URL."""
+    try:
+        _http_call(session, "DELETE", temp, settings)
+    except UploadError:
+        pass
+
+
 def _to_http(source: Path, url: str, settings: HttpSettings) -> None:
     parts = urlsplit(url)
     directory, _, name = parts.path.rpartition("/")
@@ -113,13 +121,17 @@ def _to_http(source: Path, url: str, settings: HttpSettings) -> None:
         raise UsageError(f"{url} names a directory, not a file")
     temp = urlunsplit(parts._replace(path=f"{directory}/{_temp_name(name)}", query="", fragment=""))
     session = new_session(settings)
-    put = _put(session, temp, source, settings)
-    if not put.ok:
-        raise _refused(put, f"PUT {temp}")
-    move = _http_call(session, "MOVE", temp, settings, headers={"Destination": url, "Overwrite": "T"})
+    try:
+        put = _put(session, temp, source, settings)
+        if not put.ok:
+            raise _refused(put, f"PUT {temp}")
+        move = _http_call(session, "MOVE", temp, settings, headers={"Destination": url, "Overwrite": "T"})
+    except UploadError:
+        _forget(session, temp, settings)
+        raise
     if move.ok:
         return
-    _http_call(session, "DELETE", temp, settings)
+    _forget(session, temp, settings)
     if move.status_code not in (405, 501):
         raise _refused(move, f"MOVE {temp} to {url}")
     final = _put(session, url, source, settings)  # no WebDAV: a plain PUT replaces the file
