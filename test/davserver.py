@@ -15,6 +15,17 @@ from typing import Any, Optional, Tuple
 from httpserver import FaultyHTTPServer
 
 
+def _receive(rfile: Any, target: Path, length: int) -> None:
+    """Write ``length`` body bytes to ``target`` as they arrive (a cut leaves a partial file)."""
+    with open(target, "wb") as out:
+        while length:
+            chunk = rfile.read(min(length, 65536))
+            if not chunk:
+                break
+            out.write(chunk)
+            length -= len(chunk)
+
+
 def _dav_handler(base: Any) -> Any:
     class DavHandler(base):  # type: ignore[misc, valid-type]
         def _target(self, raw: str) -> Optional[Path]:
@@ -33,14 +44,7 @@ def _dav_handler(base: Any) -> Any:
             if refused is not None or target is None or not target.parent.is_dir():
                 self.rfile.read(length)
                 return self._simple(refused or 409, "refused\n")
-            with open(target, "wb") as out:
-                remaining = length if srv.cut_after is None else min(length, srv.cut_after)
-                while remaining:
-                    chunk = self.rfile.read(min(remaining, 65536))
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    remaining -= len(chunk)
+            _receive(self.rfile, target, length if srv.cut_after is None else min(length, srv.cut_after))
             if srv.cut_after is not None and length > srv.cut_after:
                 self.close_connection = True
                 self.connection.close()
