@@ -174,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("list", metavar="LIST")
     p.add_argument("--to", metavar="DEST", help="destination (default: hv:uri, rewritten)")
     _upload_options(p)
-    _credential_options(p)
+    p.add_argument("--cert", metavar="FILE", help="TLS client certificate for appdb+https:// (x509)")
+    p.add_argument("--key", metavar="FILE", help="its private key, unencrypted (default: the --cert file)")
     p.set_defaults(func=cmds.upload)
     p = _leaf(sub, "import", help="take a signed list into the database, after verifying it",
                        description="Verify FILE as a subscriber would (signature, signer = hv:dn/hv:ca, "

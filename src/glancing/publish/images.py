@@ -49,6 +49,15 @@ def compression_of(head: bytes) -> Optional[str]:
     return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
 
 
+def is_compressed(path: Path) -> bool:
+    """Whether the file starts with gzip, bzip2 or xz magic. Raises SourceError when unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return compression_of(f.read(8)) is not None
+    except OSError as e:
+        raise SourceError(f"cannot read {path}: {e.strerror or e}") from None
+
+
 def _head(path: Path, compression: Optional[str]) -> bytes:
     """The first bytes of the disk image itself (decompressed when the file is compressed)."""
     try:

@@ -16,7 +16,7 @@ from glancing.errors import UsageError
 from glancing.formats.dates import format_date
 from glancing.formats.hepix.read import read_image_list
 from glancing.publish import store
-from glancing.publish.images import describe_file
+from glancing.publish.images import describe_file, is_compressed
 from glancing.publish.sign import bump_version
 from glancing.publish.upload import UploadSettings, rewrite, upload_bytes, upload_file
 from glancing.subscriptions.db import Database
@@ -77,7 +77,9 @@ def update_image(db: Database, ident: str, image_ident: str, path: Path, version
     (vmcaster's no-op). The version is ``version``, else the old one bumped."""
     row = store.get_list(db, ident)
     old = store.get_image(db, row.id, image_ident)
-    keys, served = _file_keys(path, compress or _compression(old.entry))
+    if compress is None and not is_compressed(path):
+        compress = _compression(old.entry)  # served as the previous version was
+    keys, served = _file_keys(path, compress)
     if keys["sl:checksum:sha512"] == old.entry.get("sl:checksum:sha512"):
         return old, False
     entry = {**old.entry, **keys, "hv:version": version or bump_version(old.entry.get("hv:version"))}
