@@ -142,3 +142,33 @@ def test_sftp_reader_never_sees_a_half_written_list(sshd: Sshd, tmp_path: Path) 
         watcher.join()
     assert target.read_bytes() == new
     assert set(seen) <= {b"A" + str(len(old)).encode(), b"B" + str(len(new)).encode()} and len(seen) > 1
+
+
+def test_cli_uploads_image_and_list_over_sftp_by_uri_rewrite(run_cli, sshd: Sshd, tmp_path: Path) -> None:
+    from images import make_qcow2
+    from trustkit import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    (tmp_path / "site" / "lists").mkdir(parents=True)
+    db = tmp_path / "p.db"
+    rewrite_args = ["--uri-match", r"^https://www\.example\.org/", "--uri-replace", sshd.url(str(tmp_path / "site")) + "/",
+                    "--ssh-key", sshd.user_key, "--ssh-known-hosts", sshd.known_hosts]
+
+    def ok(*args: object) -> str:
+        done = run_cli("glancing-publish", "--db", db, *args)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    list_id = ok("list", "create", "--title", "sftp", "--uri", "https://www.example.org/lists/image.list")
+    image = ok("image", "add", list_id, make_qcow2(tmp_path / "d.qcow2", seed=b"sftp", size_mib=1),
+               "--title", "D", "--version", "1")
+    uri = ok("image", "upload", list_id, image, *rewrite_args)
+    assert uri.startswith(f"https://www.example.org/lists/{image}_") and uri.endswith(".qcow2")
+    assert (tmp_path / "site" / "lists" / uri.rsplit("/", 1)[1]).read_bytes() == (tmp_path / "d.qcow2").read_bytes()
+    ok("sign", list_id, "--cert", pki.signer.cert_path, "--key", pki.signer.key_path)
+    assert ok("upload", list_id, *rewrite_args).endswith(f"to {sshd.url(str(tmp_path / 'site'))}/lists/image.list")
+    assert b"multipart/signed" in (tmp_path / "site" / "lists" / "image.list").read_bytes()
+    done = run_cli("glancing-publish", "--db", db, "upload", list_id, "--to",
+                   sshd.url(str(tmp_path / "nowhere" / "image.list")), "--ssh-key", sshd.user_key,
+                   "--ssh-known-hosts", sshd.known_hosts)
+    assert done.returncode == 3 and "No such file" in done.stderr
