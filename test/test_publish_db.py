@@ -12,6 +12,7 @@ import pytest
 from glancing.errors import EnvironmentProblem, UsageError
 from glancing.publish import store
 from glancing.publish.db import MIGRATIONS, open_db
+from glancing.settings import parse_duration
 from glancing.subscriptions.db import schema_version
 
 
@@ -55,3 +56,15 @@ def test_lists_images_and_signed_versions(tmp_path: Path) -> None:
         assert db.conn.execute("SELECT COUNT(*) FROM signed").fetchone()[0] == 0
         with pytest.raises(UsageError, match="no list"):
             store.get_list(db, a.id)
+
+
+@pytest.mark.parametrize("text,seconds", [("28d", 28 * 86400), ("12h", 43200), ("90m", 5400), ("3600", 3600),
+                                          ("2w", 1209600), (" 7D ", 604800)])
+def test_lifetime_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0", "3x", "-1d", "1.5d"])
+def test_bad_lifetimes(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
