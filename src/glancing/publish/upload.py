@@ -31,7 +31,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Tuple
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 import requests
 
@@ -145,7 +145,7 @@ def _sftp_quote(path: str) -> str:
     return f'"{path}"'
 
 
-def _sftp(batch: str, parts, settings: UploadSettings) -> subprocess.CompletedProcess:
+def _sftp(batch: str, parts: SplitResult, settings: UploadSettings) -> subprocess.CompletedProcess:
     exe = shutil.which("sftp")
     if exe is None:
         raise EnvironmentProblem("sftp not found: install openssh-client")
