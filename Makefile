@@ -13,7 +13,7 @@ CONSTRAINTS := test/lab/constraints.txt
 LAB := $(PYTHON) test/lab/lab.py
 PYTEST_ARGS ?=
 # Debian package -> the command it provides; installed only when the command is missing.
-DEB_TOOLS := qemu-utils:qemu-img openssl:openssl xmlsec1:xmlsec1
+DEB_TOOLS := qemu-utils:qemu-img openssl:openssl xmlsec1:xmlsec1 openssh-server:sshd
 
 .PHONY: help venv deps lab-install lab-up lab-down lab-status test unit demo bench clean distclean
 
@@ -71,6 +71,7 @@ bench: deps venv lab-install lab-up
 	$(VPY) bench/run.py
 	$(VPY) bench/manager.py
 	$(VPY) bench/subs.py
+	$(VPY) bench/publish.py
 
 clean:
 	$(LAB) reset

@@ -34,6 +34,7 @@ setup(
         "console_scripts": [
             "glancing = glancing.cli.glancing:main",
             "glancing-metadata = glancing.cli.metadata:main",
+            "glancing-publish = glancing.cli.publish:main",
             "glance_manager = glancing.cli.manager:main",
         ]
     },

@@ -72,9 +72,11 @@ def _no_site_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
     os.environ["GLANCING_CONFIG"] = str(empty)
     # Run as root, glance_manager would otherwise keep its state in /var/lib/glancing.
     os.environ["GLANCING_MANAGER_DATABASE"] = str(empty.parent / "state" / "glancing.db")
+    os.environ["GLANCING_PUBLISH_DATABASE"] = str(empty.parent / "state" / "publish.db")
     yield
     os.environ.pop("GLANCING_CONFIG", None)
     os.environ.pop("GLANCING_MANAGER_DATABASE", None)
+    os.environ.pop("GLANCING_PUBLISH_DATABASE", None)
     os.environ.update(saved)
 
 

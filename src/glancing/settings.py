@@ -73,6 +73,16 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str) -> int:
+    """Seconds from ``28d``, ``12h``, ``90m``, ``3600s`` or a bare number of seconds."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", value.lower())
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(f"expected a duration such as 28d, 12h or 3600, not {value!r}")
+    return int(match.group(1)) * _UNITS[match.group(2) or "s"]
+
 
 @dataclass(frozen=True)
 class Key:
@@ -150,9 +160,16 @@ KEYS: Tuple[Key, ...] = (
     Key("cache", "verify", _flag, False, "re-hash every cached file each run (else only when size/mtime changed)"),
     Key("events", "command", _text, None, "shell command run for each vmcatcher event ($VMCATCHER_CACHE_EVENT too)"),
     Key("events", "timeout", _number, 60.0, "seconds an event command may run before its process group is killed"),
+    Key("publish", "database", _path, "~/.local/share/glancing/publish.db",
+        "glancing-publish's lists, images and signed versions (created 0600)"),
+    Key("publish", "lifetime", parse_duration, 28 * 86400, "how long a signed list is valid (dc:date:expires)"),
+    Key("publish", "uri_match", _text, None, "regular expression on a public URL (vmcaster's uriMatch)"),
+    Key("publish", "uri_replace", _text, None, "its replacement: where that URL is uploaded to (uriReplace)"),
+    Key("publish", "ssh_key", _path, None, "identity file for sftp:// uploads (default: ssh's own)"),
+    Key("publish", "ssh_known_hosts", _path, None, "known_hosts file for sftp:// uploads (default: ssh's own)"),
 )
 # Accepted in config files so a site can prepare them; their keys come with the issues that use them.
-RESERVED_SECTIONS = ("quarantine", "publish", "sharing", "target", "opennebula")
+RESERVED_SECTIONS = ("quarantine", "sharing", "target", "opennebula")
 _BY_NAME: Dict[Tuple[str, str], Key] = {(k.section, k.name): k for k in KEYS}
 
 
@@ -272,4 +289,4 @@ def _parse(key: Key, text: str, where: str, error: type) -> Any:
         raise error(f"{where}: {e}") from None
 
 
-__all__ = ["KEYS", "Key", "RESERVED_SECTIONS", "Settings", "Value", "config_files"]
+__all__ = ["KEYS", "Key", "RESERVED_SECTIONS", "Settings", "Value", "config_files", "parse_duration"]
