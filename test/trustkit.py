@@ -16,16 +16,21 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import pytest
 import xmlsec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
+# KeyUsage(digital_signature, content_commitment, key_encipherment, data_encipherment,
+#          key_agreement, key_cert_sign, crl_sign, encipher_only, decipher_only)
+KEY_ENCIPHERMENT = x509.KeyUsage(False, False, True, False, False, False, False, False, False)
+DIGITAL_SIGNATURE = x509.KeyUsage(True, False, True, False, False, False, False, False, False)
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
 PEM = serialization.Encoding.PEM
@@ -81,7 +86,8 @@ def _ca(tmp: Path, label: str, cn: str) -> Identity:
 
 
 def _endorser(tmp: Path, label: str, ca: Identity, cn: str, *, email: Optional[str] = None,
-              expired: bool = False, crl_dp: bool = False) -> Identity:
+              expired: bool = False, crl_dp: bool = False,
+              usage: Optional[x509.KeyUsage] = None) -> Identity:
     key = _key()
     name = _name((NameOID.DOMAIN_COMPONENT, "org"), (NameOID.DOMAIN_COMPONENT, "example"),
                  (NameOID.ORGANIZATIONAL_UNIT_NAME, "Endorsers"), (NameOID.COMMON_NAME, cn))
@@ -99,6 +105,8 @@ def _endorser(tmp: Path, label: str, ca: Identity, cn: str, *, email: Optional[s
     if email:
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]),
                                         critical=False)
+    if usage is not None:
+        builder = builder.add_extension(usage, critical=True)
     return _save(tmp, label, key, builder.sign(ca.key, hashes.SHA256()))
 
 
@@ -115,6 +123,16 @@ def _crl(ca: Identity, revoked, *, expired: bool) -> bytes:
            .add_extension(x509.CRLNumber(1), critical=False)
            .sign(ca.key, hashes.SHA256()))
     return crl.public_bytes(PEM)
+
+
+def write_p12(identity: Identity, path: Path, password: Optional[bytes],
+              chain: Sequence[x509.Certificate] = ()) -> Path:
+    """Bundle ``identity`` (and ``chain``) into a PKCS#12 file, encrypted when ``password``."""
+    encryption = (serialization.BestAvailableEncryption(password) if password
+                  else serialization.NoEncryption())
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"endorser", identity.key, identity.cert, list(chain) or None, encryption))
+    return path
 
 
 def subject_hash(cert_path: Path) -> str:
@@ -139,6 +157,10 @@ class Pki:
     good_dp: Identity  # with a CRL distribution point (libraries.md B.3 distinguishes them)
     revoked_dp: Identity
     ca_dirs: Dict[str, Path]  # "valid", "expired-crl", "no-crl"
+    # keyUsage keyEncipherment only: a signer must refuse it (publishing tests)
+    nosign: Optional[Identity] = None
+    # keyUsage digitalSignature, e-mail SAN: what a grid endorser certificate carries
+    signer: Optional[Identity] = None
 
 
 def make_pki(tmp: Path) -> Pki:
@@ -154,7 +176,10 @@ def make_pki(tmp: Path) -> Pki:
               revoked=revoked, expired=_endorser(tmp, "expired", ca, "Expired Endorser", expired=True),
               stranger=_endorser(tmp, "stranger", other, "Stranger"),
               good_dp=_endorser(tmp, "good-dp", ca, "Good DP Endorser", crl_dp=True),
-              revoked_dp=revoked_dp, ca_dirs={})
+              revoked_dp=revoked_dp, ca_dirs={},
+              nosign=_endorser(tmp, "nosign", ca, "No Signing Endorser", usage=KEY_ENCIPHERMENT),
+              signer=_endorser(tmp, "signer", ca, "Signing Endorser", email="signer@example.org",
+                               usage=DIGITAL_SIGNATURE))
     digest = subject_hash(ca.cert_path)
     gone = (revoked.cert, revoked_dp.cert)
     for label, crl in (("valid", _crl(ca, gone, expired=False)),
