@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 import xmlsec
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
 from glancing.errors import RecordError, UsageError
@@ -34,13 +34,16 @@ from glancing.formats.dates import format_date
 from glancing.formats.vocab import DCTERMS_NS, RDF_NS, SLREQ_NS
 from glancing.trust import xmldsig
 from glancing.trust.claims import check_record_binding, record_claims
+from glancing.trust.credentials import SigningCredentials, SigningKey
 
 __all__ = ["Endorsement", "endorsement_for", "sign_record"]
 
 _T = xmlsec.constants
 PEM = serialization.Encoding.PEM
-# (signature method, digest method) as xmlsec transforms.
-ALGORITHMS = {False: (_T.TransformRsaSha1, _T.TransformSha1), True: (_T.TransformRsaSha256, _T.TransformSha256)}
+# (key type, sha256) -> (signature method, digest method) as xmlsec transforms.
+ALGORITHMS = {("rsa", False): (_T.TransformRsaSha1, _T.TransformSha1),
+              ("rsa", True): (_T.TransformRsaSha256, _T.TransformSha256),
+              ("ec", True): (_T.TransformEcdsaSha256, _T.TransformSha256)}
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,9 @@ class Endorsement:
     created: dt.datetime
 
 
-def endorsement_for(cert: x509.Certificate, email: str, now: dt.datetime) -> Endorsement:
-    """The endorsement a certificate makes at ``now`` (seconds: records carry no fractions)."""
-    return Endorsement(email=email, subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
+def endorsement_for(signer: SigningCredentials, email: str, now: dt.datetime) -> Endorsement:
+    """The endorsement ``signer`` makes at ``now`` (whole seconds: records carry no fractions)."""
+    return Endorsement(email=email, subject=signer.subject, issuer=signer.issuer,
                        created=now.replace(microsecond=0))
 
 
@@ -98,7 +101,15 @@ def fill_endorsement(root: etree._Element, endorsement: Endorsement, what: str) 
     _element(endorser, SLREQ_NS, "issuer", endorsement.issuer)
 
 
-def _xmlsec_key(key: rsa.RSAPrivateKey, cert: x509.Certificate) -> xmlsec.Key:
+def _algorithms(key: SigningKey, sha256: bool) -> Tuple[object, object]:
+    kind = "ec" if isinstance(key, ec.EllipticCurvePrivateKey) else "rsa"
+    if (kind, sha256) not in ALGORITHMS:
+        raise UsageError("an EC key can only sign with --sha256 (ecdsa-sha256, which the marketplace's "
+                         "validator does not accept: StratusLab endorsers sign with RSA keys)")
+    return ALGORITHMS[(kind, sha256)]
+
+
+def _xmlsec_key(key: SigningKey, cert: x509.Certificate) -> xmlsec.Key:
     # Only in memory, never on disk: xmlsec reads the key from a PEM buffer.
     pem = key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     loaded = xmlsec.Key.from_memory(pem, _T.KeyDataFormatPem)
@@ -106,8 +117,8 @@ def _xmlsec_key(key: rsa.RSAPrivateKey, cert: x509.Certificate) -> xmlsec.Key:
     return loaded
 
 
-def _sign_tree(root: etree._Element, key: rsa.RSAPrivateKey, cert: x509.Certificate, sha256: bool) -> None:
-    method, digest = ALGORITHMS[sha256]
+def _sign_tree(root: etree._Element, key: SigningKey, cert: x509.Certificate, sha256: bool) -> None:
+    method, digest = _algorithms(key, sha256)
     sig = xmlsec.template.create(root, _T.TransformInclC14NWithComments, method)
     root.append(sig)
     ref = xmlsec.template.add_reference(sig, digest, uri="")
@@ -120,25 +131,21 @@ def _sign_tree(root: etree._Element, key: rsa.RSAPrivateKey, cert: x509.Certific
     ctx.sign(sig)
 
 
-def sign_record(data: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate, endorsement: Endorsement,
-                what: str, sha256: bool = False) -> bytes:
-    """The record in ``data`` endorsed and signed by ``key``/``cert``, as bytes to write.
+def sign_record(data: bytes, signer: SigningCredentials, endorsement: Endorsement, what: str,
+                sha256: bool = False) -> bytes:
+    """The record in ``data`` endorsed and signed by ``signer`` (checked credentials), as bytes.
 
     ``data`` is one rdf:RDF record (signed or not) or a marketplace listing holding exactly one.
-    Raises RecordError for anything else, UsageError for a key xmlsec cannot sign with.
+    Raises RecordError for anything else, UsageError for a key that cannot sign this way.
     """
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise UsageError("StratusLab records are signed with RSA keys; this key is "
-                         f"{type(key).__name__.lstrip('_')}")
-    if key.public_key().public_numbers() != cert.public_key().public_numbers():
-        raise UsageError("the private key does not belong to the certificate")
+    _algorithms(signer.key, sha256)
     roots = xmldsig.record_roots(data, what)
     if len(roots) != 1:
         raise RecordError(f"{what}: {len(roots)} records in one file; sign them one at a time")
     _, root = xmldsig.strip(roots[0], what)
     fill_endorsement(root, endorsement, what)
     try:
-        _sign_tree(root, key, cert, sha256)
+        _sign_tree(root, signer.key, signer.certificate, sha256)
     except xmlsec.Error as exc:
         raise UsageError(f"cannot sign with this key and certificate: {exc}") from None
     signed = etree.tostring(root.getroottree(), encoding="UTF-8", xml_declaration=True) + b"\n"
