@@ -28,7 +28,7 @@ from typing import Iterator, List, Optional, Tuple
 import requests
 from lxml import etree
 
-from glancing.errors import RecordError, SourceError, UsageError
+from glancing.errors import FormatMismatch, RecordError, SourceError, UsageError
 from glancing.fetch import read_small
 from glancing.fetch.base import read_chunks
 from glancing.fetch.http import HttpSettings, new_session
@@ -144,7 +144,9 @@ def build(request: BuildRequest, now: dt.datetime) -> Tuple[bytes, ImageFacts]:
     if request.email is not None and not EMAIL.match(request.email):
         raise UsageError(f"--email {request.email!r} is not an e-mail address")
     facts = describe_image(request.image)
-    disk_format = probe.reconcile(facts.disk_format, request.disk_format, None, force=False)
+    disk_format = (request.disk_format or facts.disk_format).lower()
+    if disk_format != facts.disk_format:
+        raise FormatMismatch(f"--format {disk_format} but qemu-img finds {facts.disk_format} in {request.image}")
     now = now.replace(microsecond=0)
     draft = RecordDraft(
         size=facts.size, checksums=facts.digests, created=now, valid=now + request.valid,
