@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import subprocess
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 import pytest
 from lxml import etree
@@ -25,6 +25,8 @@ from glancing.cli.metadata_publish import duration
 from glancing.formats.stratuslab.read import parse_records
 from glancing.formats.stratuslab.validate import validate
 from glancing.formats.stratuslab.write import RecordDraft, write_record
+from glancing.publish import records
+from glancing.trust.credentials import load_signer
 from glancing.verify.identifier import sha1_to_identifier
 
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
@@ -65,6 +67,24 @@ def trust_args(pki, identity) -> List[str]:
 @pytest.fixture
 def image(tmp_path: Path) -> Path:
     return make_qcow2(tmp_path / "appliance.qcow2", seed=b"publish", size_mib=1)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory, pki) -> Tuple[bytes, bytes]:
+    """One record built and signed (by pki.signer) in-process: (unsigned, signed) bytes."""
+    tmp = tmp_path_factory.mktemp("made")
+    img = make_qcow2(tmp / "made.qcow2", seed=b"made", size_mib=1)
+    request = records.BuildRequest(image=str(img), locations=("http://images.example.org/a",), os="Debian",
+                                   os_version="12", os_arch="x86_64", version="1", email="jane@example.org")
+    unsigned, _ = records.build(request, NOW)
+    signer = load_signer(pki.signer.cert_path, pki.signer.key_path)
+    return unsigned, records.sign(unsigned, signer, "made", NOW)
+
+
+def unsigned_file(made, tmp_path: Path) -> Path:
+    path = tmp_path / "record.xml"
+    path.write_bytes(made[0])
+    return path
 
 
 @pytest.mark.parametrize("kind", [None, "gz", "bz2", "xz"])
@@ -170,9 +190,9 @@ def _flip_signature(text: str) -> str:
 
 
 @pytest.mark.parametrize("flip", [_flip_content, _flip_signature])
-def test_one_changed_byte_fails_both_verifiers(run_cli, image: Path, pki, flip) -> None:
-    out = signed(run_cli, built(run_cli, image, "http://images.example.org/a"), pki.signer)
-    text = out.read_text()
+def test_one_changed_byte_fails_both_verifiers(run_cli, made, tmp_path: Path, pki, flip) -> None:
+    out = tmp_path / "signed.xml"
+    text = made[1].decode()
     changed = flip(text)
     assert len(changed) == len(text) and sum(a != b for a, b in zip(text, changed)) == 1
     out.write_text(changed)
@@ -181,10 +201,9 @@ def test_one_changed_byte_fails_both_verifiers(run_cli, image: Path, pki, flip) 
     assert verdict.returncode == 5 and "REFUSED" in verdict.stdout
 
 
-def test_sha256_signs_rsa_sha256_and_resigning_keeps_one_signature(run_cli, image: Path, pki) -> None:
-    first = signed(run_cli, built(run_cli, image, "http://a/b"), pki.signer)
-    data = first.read_bytes().replace(b"<dcterms:title", b"<!-- a comment --><dcterms:title")
-    first.write_bytes(data)
+def test_sha256_signs_rsa_sha256_and_resigning_keeps_one_signature(run_cli, made, tmp_path: Path, pki) -> None:
+    first = tmp_path / "first.xml"
+    first.write_bytes(made[1].replace(b"<dcterms:type", b"<!-- a comment --><dcterms:type"))
     again = signed(run_cli, first, pki.good, "--sha256", "--email", "good@example.org")
     root = etree.fromstring(again.read_bytes())
     sigs = root.findall(f"{DS}Signature")
@@ -196,10 +215,10 @@ def test_sha256_signs_rsa_sha256_and_resigning_keeps_one_signature(run_cli, imag
     assert read.endorser_email == "good@example.org" and read.endorser_subject.startswith("CN=Good Endorser,")
 
 
-def test_sign_takes_the_e_mail_from_the_record_and_a_p12(run_cli, image: Path, pki, tmp_path: Path) -> None:
+def test_sign_takes_the_e_mail_from_the_record_and_a_p12(run_cli, made, pki, tmp_path: Path) -> None:
     p12 = write_p12(pki.good, tmp_path / "good.p12", b"s3cret")
     (tmp_path / "pw").write_text("s3cret\n")
-    record = built(run_cli, image, "http://a/b")
+    record = unsigned_file(made, tmp_path)
     out = tmp_path / "out.xml"
     result = run_cli("glancing-metadata", "sign", str(record), "-o", str(out), "--p12", str(p12),
                      "--password-file", str(tmp_path / "pw"))
@@ -213,8 +232,8 @@ def test_sign_takes_the_e_mail_from_the_record_and_a_p12(run_cli, image: Path, p
     ("expired", [], "certificate expired on"),
     ("signer", ["--email", "someone@else.org"], "is not the certificate's e-mail signer@example.org"),
 ])
-def test_sign_refuses_unusable_credentials(run_cli, image: Path, pki, who, extra, words) -> None:
-    record = built(run_cli, image, "http://a/b")
+def test_sign_refuses_unusable_credentials(run_cli, made, tmp_path: Path, pki, who, extra, words) -> None:
+    record = unsigned_file(made, tmp_path)
     identity = getattr(pki, who)
     out = record.with_name("never.xml")
     result = run_cli("glancing-metadata", "sign", str(record), "-o", str(out), "--cert", str(identity.cert_path),
@@ -223,8 +242,8 @@ def test_sign_refuses_unusable_credentials(run_cli, image: Path, pki, who, extra
     assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
-def test_sign_refuses_a_key_of_another_certificate(run_cli, image: Path, pki) -> None:
-    record = built(run_cli, image, "http://a/b")
+def test_sign_refuses_a_key_of_another_certificate(run_cli, made, tmp_path: Path, pki) -> None:
+    record = unsigned_file(made, tmp_path)
     result = run_cli("glancing-metadata", "sign", str(record), "-o", str(record.with_name("x.xml")),
                      "--cert", str(pki.signer.cert_path), "--key", str(pki.good.key_path))
     assert result.returncode == 2 and "not the key of certificate" in result.stderr
