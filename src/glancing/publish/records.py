@@ -278,7 +278,7 @@ def fetch_latest(identifier: str, email: str, marketplace: str, signer: SigningC
                  http: HttpSettings = HttpSettings()) -> Latest:
     """The latest record of ``identifier`` endorsed by ``email``, whatever its status, verified
     and signed by the same subject as ``signer``. Raises SourceError (unreachable, none found),
-    SignatureError (a record that does not verify, or another signer's)."""
+    SignatureError (a record that does not verify), RecordError (another endorser's record)."""
     quoted = "/".join(urllib.parse.quote(part, safe="@") for part in (identifier, email))
     url = f"{endpoint(marketplace)}/{quoted}?status=all"
     session = new_session(http)
