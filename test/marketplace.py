@@ -9,6 +9,8 @@ by the routes of formats.md 1.5:
     GET <base>                         <metadata> wrapping every matching record
     GET <base>/<a>[/<b>]               the same, each argument an e-mail, a date (created) or an ID
     GET <base>/<ID>/<email>/<created>  that one record, bare rdf:RDF
+    GET <root>/tag/<email>/<tag>       the endorser's latest non-deprecated record tagged so
+                                       (dcterms:alternative); also <base>/<email>?tag=<tag>
     POST <base>                        upload a signed record (application/xml or rdf+xml): 201 with
                                        Location <base>/<ID>/<email>/<created>
 
@@ -348,10 +350,24 @@ class MarketplaceServer(ThreadingHTTPServer):
             found = [entry for entry in found if _status(entry[3], dt.datetime.now(dt.timezone.utc)) == status]
         return found
 
+    def tagged(self, email: str, tag: str) -> Tuple[int, str, bytes]:
+        """Among the endorser's latest record of each ID: the newest undeprecated one with the tag."""
+        latest = [max((c, r) for e, c, r in entries if e == email) for entries in self.records.values()
+                  if any(e == email for e, _, _ in entries)]
+        found = [(c, r) for c, r in latest if _status(r, dt.datetime.now(dt.timezone.utc)) != "deprecated"
+                 and _root(r).findtext("rdf:Description/dc:alternative", namespaces=_NS) == tag]
+        if not found:
+            return 404, "text/html", b"<html><body>no metadata matching query found</body></html>"
+        return 200, "application/xml", max(found)[1]
+
     def answer(self, path: str, query: Optional[Dict[str, str]] = None) -> Tuple[int, str, bytes]:
         if path in self.raws:
             return self.raws[path]
         parts = path.strip("/").split("/")
+        if parts[0] == "tag" and len(parts) == 3:
+            return self.tagged(parts[1], parts[2])
+        if len(parts) == 2 and "tag" in (query or {}):
+            return self.tagged(parts[1], (query or {})["tag"])
         if parts[0] != "metadata" or len(parts) > 4:
             return 404, "text/html", b"<html><body>no metadata matching query found</body></html>"
         if len(parts) == 4:

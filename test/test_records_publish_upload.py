@@ -5,6 +5,7 @@ them back by the routes of formats.md 1.5."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import urllib.error
 import urllib.request
@@ -13,13 +14,17 @@ from typing import Iterator, List
 
 import pytest
 
+from images import make_qcow2
 from marketplace import MarketplaceServer
 from test_records_publish import made, xmlsec1_verify  # noqa: F401 - made is a fixture
 
 from glancing.formats.stratuslab.read import parse_records
 from glancing.formats.xmlsafe import parse_xml
+from glancing.publish import records
+from glancing.trust.credentials import load_signer
 
 DEAD = "http://127.0.0.1:9"
+NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -157,3 +162,22 @@ def test_marketplace_status_and_created_filters(made, market) -> None:
     for status in ("expired", "deprecated"):
         with pytest.raises(urllib.error.HTTPError):
             _get(f"{market.base}/{record.identifier}?status={status}")
+
+
+def test_tag_routes_follow_the_latest_undeprecated_record(run_cli, market, pki, tmp_path: Path) -> None:
+    img = make_qcow2(tmp_path / "tagged.qcow2", seed=b"tagged", size_mib=1)
+    request = records.BuildRequest(image=str(img), locations=("http://a/b",), os="Debian", os_version="12",
+                                   os_arch="x86_64", version="1", tag="stable")
+    signer = load_signer(pki.signer.cert_path, pki.signer.key_path)
+    record = records.sign(records.build(request, NOW)[0], signer, "tagged", NOW)
+    mpid = market.publish(record)
+    root = market.base.rsplit("/metadata", 1)[0]
+    assert _get(f"{root}/tag/signer@example.org/stable") == record
+    assert _get(f"{market.base}/signer@example.org?tag=stable") == record
+    with pytest.raises(urllib.error.HTTPError):
+        _get(f"{root}/tag/signer@example.org/testing")
+    done = run_cli("glancing-metadata", "deprecate", mpid, "--email", "signer@example.org", "--reason", "r",
+                   "--marketplace", market.base, *_signer_args(pki.signer))
+    assert done.returncode == 0, done.stderr
+    with pytest.raises(urllib.error.HTTPError):
+        _get(f"{root}/tag/signer@example.org/stable")  # a deprecated record is no tag's target
