@@ -257,3 +257,29 @@ def test_sign_help_says_which_algorithm_to_choose(run_cli) -> None:
     text = " ".join(result.stdout.split())
     assert "the only one the marketplace's Java validator accepts" in text and "--sha256" in text
     assert "cannot find validation key" in text
+
+
+def test_an_ec_key_signs_only_ecdsa_sha256(made, tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from glancing.errors import UsageError
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "EC Endorser")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(NOW - dt.timedelta(days=1))
+            .not_valid_after(NOW + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    (tmp_path / "ec.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "ec.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+    signer = load_signer(tmp_path / "ec.pem", tmp_path / "ec.key")
+    with pytest.raises(UsageError, match="an EC key can only sign with --sha256"):
+        records.sign(made[0], signer, "ec", NOW)
+    out = tmp_path / "ec.xml"
+    out.write_bytes(records.sign(made[0], signer, "ec", NOW, sha256=True))
+    assert xmlsec1_verify(out, tmp_path / "ec.pem").returncode == 0
+    method = etree.fromstring(out.read_bytes()).find(f"{DS}Signature/{DS}SignedInfo/{DS}SignatureMethod")
+    assert method.get("Algorithm").endswith("#ecdsa-sha256")
