@@ -1,8 +1,9 @@
 # Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
-"""``glancing-metadata``: check, show, verify and identify records and image lists.
+"""``glancing-metadata``: check, show, verify and identify records and image lists; publish records.
 
 Each subcommand module offers ``register(subparsers)``, which adds its parser and sets ``func``
-(namespace -> exit code); ``verify`` lives in glancing.cli.metadata_verify. What a file is comes
+(namespace -> exit code); ``verify`` lives in glancing.cli.metadata_verify, ``build``, ``sign``,
+``upload`` and ``deprecate`` in glancing.cli.metadata_publish. What a file is comes
 from its content (glancing.formats.detect), the same test ``glancing`` applies to a SOURCE.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
 from glancing import __version__, errors
-from glancing.cli import metadata_verify
+from glancing.cli import metadata_publish, metadata_verify
 from glancing.cli.common import Parser, print_json
 from glancing.cli.common import main as cli_main
 from glancing.cli.options import add_config_option, load_settings
@@ -33,7 +34,10 @@ Check, show, verify and identify StratusLab marketplace records (RDF/XML or RDF/
 HEPiX image lists (JSON or S/MIME), recognised by their content, never by their name.
 
 A record's checksums and slreq:bytes describe the UNCOMPRESSED image; its identifier is the
-image's SHA-1 written as 27 base-64 digits (glancing-metadata id IMAGE computes it)."""
+image's SHA-1 written as 27 base-64 digits (glancing-metadata id IMAGE computes it).
+
+Endorsers publish records with build (describe an image), sign (endorse, XML-DSig), upload (to a
+marketplace) and deprecate (withdraw a published record)."""
 
 
 def _read(path: str) -> bytes:
@@ -147,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register(subparsers)
     metadata_verify.register(subparsers)
+    metadata_publish.register(subparsers)
     return parser
 
 
