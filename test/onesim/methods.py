@@ -19,7 +19,7 @@ CALL_NAMES = {
     "one.imagepool.info": "ImagePoolInfo", "one.datastorepool.info": "DatastorePoolInfo",
     "one.template.allocate": "TemplateAllocate", "one.template.info": "TemplateInfo",
     "one.template.update": "TemplateUpdateTemplate", "one.template.delete": "TemplateDelete",
-    "one.templatepool.info": "TemplatePoolInfo",
+    "one.templatepool.info": "TemplatePoolInfo", "one.grouppool.info": "GroupPoolInfo",
 }
 
 
@@ -166,6 +166,12 @@ def template_pool(world: World, user: User, call: str, *filters: int) -> str:
                                                    for _, t in sorted(world.templates.items())))
 
 
+def group_pool(world: World, user: User, call: str) -> str:
+    return wire.element("GROUP_POOL", "".join(
+        wire.group_xml(gid, name, [u.id for u in world.users.values() if u.gid == gid])
+        for gid, name in sorted(world.groups.items())))
+
+
 HANDLERS: Dict[str, Callable[..., Any]] = {
     "one.datastorepool.info": datastore_pool, "one.imagepool.info": image_pool, "one.image.info": image_info,
     "one.image.allocate": image_allocate, "one.image.delete": image_delete, "one.image.chmod": image_chmod,
@@ -173,4 +179,5 @@ HANDLERS: Dict[str, Callable[..., Any]] = {
     "one.image.update": image_update, "one.template.allocate": template_allocate,
     "one.template.info": template_info, "one.template.update": template_update,
     "one.template.delete": template_delete, "one.templatepool.info": template_pool,
+    "one.grouppool.info": group_pool,
 }

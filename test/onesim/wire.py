@@ -85,6 +85,12 @@ def datastore_xml(ds: Mapping[str, Any], images: Sequence[int]) -> str:
     return element("DATASTORE", "".join(parts))
 
 
+def group_xml(group_id: int, name: str, users: Sequence[int]) -> str:
+    # Not recorded: the elements of OpenNebula 5's GROUP that pyone's binding reads.
+    return element("GROUP", element("ID", group_id) + element("NAME", name) + element("TEMPLATE", "")
+                   + ids("USERS", users) + ids("ADMINS", ()))
+
+
 def template_object_xml(tpl: Mapping[str, Any]) -> str:
     parts = [element(k, tpl[k]) for k in ("ID", "UID", "GID", "UNAME", "GNAME", "NAME")]
     parts += [permissions(tpl["PERMISSIONS"]), element("REGTIME", tpl["REGTIME"]), template(tpl["TEMPLATE"])]
@@ -109,7 +115,13 @@ def parse_template(text: str) -> Dict[str, str]:
         if not match:
             raise ValueError(f"syntax error near {text[pos:pos + 20]!r}")
         pos = match.end()
-        if text.startswith('"', pos):
+        if text.startswith("[", pos):  # a vector attribute (DISK = [ IMAGE_ID = "3" ]): kept as written
+            end = text.find("]", pos)
+            if end < 0:
+                raise ValueError("unterminated vector attribute")
+            found[match.group(1).upper()] = text[pos + 1:end].strip()
+            pos = end + 1
+        elif text.startswith('"', pos):
             chars: List[str] = []
             pos += 1
             while pos < len(text) and text[pos] != '"':
