@@ -28,6 +28,8 @@ setup(
         "cryptography>=42",
         "asn1crypto>=1.5",
         "pyhanko-certvalidator>=0.26",
+        # OpenNebula's official XML-RPC binding, for the OpenNebula target (--target opennebula).
+        "pyone>=6.8",
     ],
     extras_require={"test": ["pytest>=7"]},
     entry_points={
