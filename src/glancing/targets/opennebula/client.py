@@ -73,7 +73,7 @@ class OneClient:
         except pyone.OneException as e:
             code = next((c for cls, c in _CODES.items() if isinstance(e, cls)), None)
             text = str(e).strip() or type(e).__name__
-            raise errors.for_code(code)(f"OpenNebula refused {name}{_shown(args)}: {text}"
+            raise errors.for_code(code)(f"OpenNebula refused {name}{_shown(method, args)}: {text}"
                                         f"{f' (error {code})' if code else ''}", code, name) from None
         except (requests.Timeout, TimeoutError) as e:
             raise errors.OneTimeout(f"OpenNebula did not answer {name} at {self.endpoint} in time: {e}",
@@ -85,9 +85,10 @@ class OneClient:
             raise errors.OneError(f"OpenNebula answered {name} with something unreadable: {e}", None, name) from None
 
 
-def _shown(args: Any) -> str:
+def _shown(method: str, args: Any) -> str:
+    """The object a call is about (``one.image.info 42``); pool calls take filters, not IDs."""
     first = args[0] if args else None
-    return f" {first}" if isinstance(first, int) else ""
+    return f" {first}" if isinstance(first, int) and "pool" not in method else ""
 
 
 def _reason(e: BaseException) -> str:

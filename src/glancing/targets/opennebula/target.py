@@ -194,7 +194,7 @@ class OpenNebulaTarget:
             self._rename({"id": staged.id, "name": staged.name}, release.name)
         except BaseException:
             for image in moved:
-                self._rename({"id": image["id"], "name": backup_name(image)}, image["name"])
+                self._rename({"id": image["id"], "name": self._backup_name(image)}, image["name"])
             raise
         record = self.limits.fit(release.properties)
         changes = {**attrs.attributes(record), attrs.TAGS: names.TAG_MANAGED, attrs.HIDDEN: "no",
@@ -214,8 +214,13 @@ class OpenNebulaTarget:
         backup name now (retire() keeps it); returned so a failed rename can put it back."""
         taken = [i for i in self._pool() if i["name"] == name and i["id"] != keep]
         for image in taken:
-            self._rename(image, backup_name(image)[:self.limits.name_max])
+            self._rename(image, self._backup_name(image))
         return taken
+
+    def _backup_name(self, image: Mapping[str, Any]) -> str:
+        # From the appliance's name: the image may already carry its backup name (_make_room).
+        known_as = image.get(names.PROP_APPLIANCE) or image.get("name")
+        return backup_name({**image, "name": known_as})[:self.limits.name_max]
 
     def _publish_rights(self, image_id: str, visibility: str) -> None:
         bits = list(self.settings.permissions)
@@ -244,7 +249,7 @@ class OpenNebulaTarget:
         (unless VMs use it: running VMs keep their image; nothing is deleted)."""
         known_as = appliance or str(image.get(names.PROP_APPLIANCE) or image.get("name") or "")
         current = self.get(image["id"])
-        self._rename(current, backup_name(image)[:self.limits.name_max])
+        self._rename(current, self._backup_name(image))
         tags = [t for t in current["tags"] if t != names.TAG_BACKUP] + [names.TAG_BACKUP]
         self._update(image["id"], {attrs.TAGS: ",".join(tags), attrs.HIDDEN: "yes", **attrs.attributes({
             names.PROP_REPLACED_BY: replaced_by, names.PROP_RETIRED_AT: names.stamp(when),
