@@ -30,6 +30,7 @@ def one_target(sim: OneSim, spool: Path, **changes: Any) -> OpenNebulaTarget:
 
 
 def auth_file(tmp_path: Path, line: str = "oneadmin:opennebula") -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "one_auth"
     path.write_text(line + "\n")
     path.chmod(0o600)

@@ -143,8 +143,12 @@ class OpenNebulaTarget:
             if state == attrs.LOCKED:
                 raise _NotReady()
 
+        def waiting(e: BaseException, pause: float) -> None:
+            log.debug("OpenNebula image %s is still LOCKED; polling again in %.1f s", image_id, pause)
+
         try:
-            self.settings.ready_policy().call(poll, lambda e: isinstance(e, _NotReady), f"image {image_id} READY")
+            self.settings.ready_policy().call(poll, lambda e: isinstance(e, _NotReady), f"image {image_id} READY",
+                                              on_retry=waiting)
         except _NotReady:
             raise OneTimeout(f"OpenNebula image {image_id} was not READY within {self.settings.ready_timeout:g} s "
                              "(one.image.info)") from None
