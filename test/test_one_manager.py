@@ -1,0 +1,77 @@
+# Copyright 2026 The glancing authors. Licensed under the Apache License, Version 2.0.
+"""``glance_manager sync`` of a HEPiX subscription into OpenNebula, end to end: a list signed by
+the tests' CA on a loopback site (subskit), the real commands, the vmcatcher cache, and the
+simulated front-end. Register, a new version (the old one renamed, disabled, narrowed), a VM
+using a backup (kept when pruning, and said so), expiry (disabled and tagged)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from images import make_qcow2
+from onekit import one_env, one_sim  # noqa: F401 - one_sim is a fixture
+from subskit import running_site
+from trustkit import pki  # noqa: F401 - fixture
+
+__all__ = ["one_sim", "pki"]
+
+
+def entry(site, n: int, version: str) -> dict:
+    path = make_qcow2(site.root / f"img{n}-{version}.qcow2", seed=f"{n}/{version}".encode(), size_mib=1)
+    return {"hv:image": {"dc:identifier": f"00000000-0000-4000-8000-{n:012d}", "dc:title": f"One {n}",
+                         "dc:description": f"appliance {n}", "hv:uri": site.server.url(path.name),
+                         "hv:size": path.stat().st_size, "hv:version": version, "hv:format": "qcow2",
+                         "sl:checksum:sha512": hashlib.sha512(path.read_bytes()).hexdigest(), "sl:os": "Linux",
+                         "sl:arch": "x86_64"}}
+
+
+def sync(run_cli, common, env):
+    res = run_cli("glance_manager", *common, "--json", "sync", env=env, timeout=300)
+    assert res.returncode == 0, res.stderr + res.stdout
+    return json.loads(res.stdout)["subscriptions"]
+
+
+def test_subscription_sync_into_opennebula(run_cli, one_sim, pki, tmp_path: Path) -> None:
+    world = one_sim.world
+    (tmp_path / "site").mkdir()
+    with running_site(pki, tmp_path / "site") as site:
+        two = entry(site, 2, "1")  # made once: make_qcow2 writes new random bytes each time
+        site.publish("1", [entry(site, 1, "1"), two])
+        env = {**one_env(one_sim, tmp_path), "GLANCING_OPENNEBULA_POLL": "0.01"}
+        common = ["--db", str(tmp_path / "db" / "g.db"), "--ca-dir", str(pki.ca_dirs["valid"]),
+                  "--trust", str(tmp_path / "site" / "trusted-endorsers"), "--lock", str(tmp_path / "gm.lock"),
+                  "--cache-dir", str(tmp_path / "cache"), "--keep", "1"]
+        assert run_cli("glance_manager", *common, "subscribe", site.url, env=env).returncode == 0
+        ids = ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"]
+        assert run_cli("glance_manager", *common, "select", *ids, env=env).returncode == 0
+
+        first = sync(run_cli, common, env)
+        made = {o["uuid"]: int(o["image_id"]) for o in first["outcomes"]}
+        assert sorted(o["action"] for o in first["outcomes"]) == ["imported", "imported"]
+        one = world.images[made[ids[0]]]
+        assert one["NAME"] == "One 1" and one["STATE"] == 1 and one["PATH"] == str(tmp_path / "cache" / ids[0])
+        assert one["TEMPLATE"]["VMCATCHER_EVENT_DC_IDENTIFIER"] == ids[0]
+        assert one["TEMPLATE"]["DESCRIPTION"] == "appliance 1" and one["TEMPLATE"]["DRIVER"] == "qcow2"
+        assert world.stored_bytes(one["ID"]) == (site.root / "img1-1.qcow2").read_bytes()
+        assert sync(run_cli, common, env)["outcomes"] == []  # nothing new: nothing registered again
+
+        site.publish("2", [entry(site, 1, "2"), two])
+        second = sync(run_cli, common, env)
+        assert [(o["uuid"], o["action"]) for o in second["outcomes"]] == [(ids[0], "imported")]
+        backup = world.images[made[ids[0]]]
+        assert backup["NAME"] == "One 1 (1)" and backup["STATE"] == 3 and backup["PERMISSIONS"][3:] == [0] * 6
+        current = [i for i in world.images.values() if i["NAME"] == "One 1"]
+        assert len(current) == 1 and world.stored_bytes(current[0]["ID"]) == (site.root / "img1-2.qcow2").read_bytes()
+
+        world.attach_vm(made[ids[0]])  # a VM still runs the first version
+        site.publish("3", [entry(site, 1, "3")])
+        third = sync(run_cli, common, env)
+        actions = sorted((o["uuid"], o["action"]) for o in third["outcomes"])
+        assert actions == [(ids[0], "imported"), (ids[1], "expired")]
+        pruned = {p["image_id"]: p for p in third["pruned"]}
+        assert pruned[str(made[ids[0]])]["result"] == "deactivated" and "in use" in pruned[str(made[ids[0]])]["why"]
+        assert made[ids[0]] in world.images and world.images[made[ids[0]]]["RUNNING_VMS"] == 1
+        gone = world.images[made[ids[1]]]
+        assert gone["STATE"] == 3 and "glancing-expired" in gone["TEMPLATE"]["GLANCING_TAGS"]
