@@ -54,6 +54,13 @@ def test_a_wrong_digest_leaves_nothing_behind(run_cli, one_sim, http_server, tmp
     res = run(run_cli, one_sim, tmp_path, "-s", "0" * 64, server.url("disk.qcow2"))
     assert res.returncode == 1 and "digest mismatch" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert one_sim.world.images == {} and list((tmp_path / "spool").iterdir()) == []
+    res = run(run_cli, one_sim, tmp_path, "-s", "0" * 64, str(served / "disk.qcow2"))  # registered where it is
+    assert res.returncode == 1 and "digest mismatch" in res.stderr and one_sim.world.images == {}
+    packed = images.compress(served / "disk.qcow2", "gz")
+    res = run(run_cli, one_sim, tmp_path, "-s", images.digest(packed), server.url(packed.name),
+              GLANCING_OPENNEBULA_REGISTER_FROM="url")
+    assert res.returncode == 2 and "from an uncompressed http(s) or ftp source only" in res.stderr
+    assert one_sim.world.images == {}
 
 
 def test_a_compressed_file_is_registered_decompressed_an_uncompressed_one_where_it_is(run_cli, one_sim, tmp_path):

@@ -299,6 +299,8 @@ def _spool(flow: DataFlow, directory: str) -> str:
                     break
                 out.write(chunk)
         flow.join()
+        if flow.error is not None:
+            raise flow.error
         os.chmod(path, 0o644)
     except BaseException:
         os.unlink(path)
