@@ -40,7 +40,7 @@ def cassettes() -> List[Path]:
 
 def interactions(path: Path) -> List[Tuple[str, str]]:
     """(request body, response body) pairs in recorded order."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return [(i["request"]["body"]["string"], i["response"]["body"]["string"]) for i in data["http_interactions"]]
 
 
