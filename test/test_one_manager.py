@@ -75,3 +75,35 @@ def test_subscription_sync_into_opennebula(run_cli, one_sim, pki, tmp_path: Path
         assert made[ids[0]] in world.images and world.images[made[ids[0]]]["RUNNING_VMS"] == 1
         gone = world.images[made[ids[1]]]
         assert gone["STATE"] == 3 and "glancing-expired" in gone["TEMPLATE"]["GLANCING_TAGS"]
+
+
+def test_marketplace_list_into_opennebula(run_cli, one_sim, marketplace, pki, http_server, tmp_path: Path) -> None:
+    from marketplace import signed_record
+
+    www = tmp_path / "www"
+    www.mkdir()
+    server = http_server(www)
+    (tmp_path / "no-trust").write_text("")
+
+    def publish(version: str) -> Path:
+        path = make_qcow2(www / f"m-{version}.qcow2", seed=version.encode(), size_mib=1)
+        mpid = marketplace.publish(signed_record(pki.good, path, [server.url(path.name)], title="Market A",
+                                                 version=version))
+        (tmp_path / "list.txt").write_text(mpid + "\n")
+        return path
+
+    env = {**one_env(one_sim, tmp_path), "GLANCING_OPENNEBULA_POLL": "0.01"}
+    args = ["--target", "opennebula", "-l", str(tmp_path / "list.txt"), "-u", marketplace.base, "--ca-dir",
+            str(pki.ca_dirs["valid"]), "--endorser", pki.good.subject_openssl, "--trust", str(tmp_path / "no-trust"),
+            "--lock", str(tmp_path / "gm.lock"), "--json"]
+    first_disk = publish("1")
+    res = run_cli("glance_manager", *args, env={k: v for k, v in env.items() if k != "GLANCING_TARGET_KIND"})
+    assert res.returncode == 0, res.stderr + res.stdout
+    [first] = one_sim.world.images.values()
+    assert first["NAME"] == "Market A" and one_sim.world.stored_bytes(first["ID"]) == first_disk.read_bytes()
+    assert first["TEMPLATE"]["GLANCING_P_MPID"] and first["TEMPLATE"]["GLANCING_P_VERSION"] == "1"
+    publish("2")
+    res = run_cli("glance_manager", *args, env=env)
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert first["NAME"] == "Market A (1)" and first["STATE"] == 3
+    assert [i["TEMPLATE"]["GLANCING_P_VERSION"] for i in one_sim.world.named("Market A")] == ["2"]
