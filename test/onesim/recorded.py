@@ -21,7 +21,7 @@ import html
 import re
 import xmlrpc.client
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import yaml
 
