@@ -218,6 +218,8 @@ class OpenNebulaTarget:
         backup name now (retire() keeps it); returned so a failed rename can put it back."""
         taken = [i for i in self._pool() if i["name"] == name and i["id"] != keep]
         for image in taken:
+            log.info("OpenNebula image %s is called %r: renamed %r first (one name per owner)", image["id"], name,
+                     self._backup_name(image))
             self._rename(image, self._backup_name(image))
         return taken
 
