@@ -244,3 +244,16 @@ def _image(image_id: int) -> dict:
             "REGTIME": 1487434220, "SOURCE": "", "PATH": "", "FSTYPE": "raw", "SIZE": 1, "STATE": 1,
             "RUNNING_VMS": 0, "CLONING_OPS": 0, "CLONING_ID": -1, "TARGET_SNAPSHOT": -1, "DATASTORE_ID": 1,
             "DATASTORE": "default", "VMS": [], "TEMPLATE": {}}
+
+
+def test_a_front_end_that_never_answers_is_bounded(tmp_path):
+    from glancing.targets.opennebula import OneSettings, connect
+
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        target = connect(OneSettings(endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}/RPC2", session="a:b",
+                                     request_timeout=0.5))
+        with pytest.raises(GlanceError, match="did not answer one.imagepool.info") as failed:
+            target.managed()
+    assert exit_code(failed.value) == 4
