@@ -107,3 +107,33 @@ def test_marketplace_list_into_opennebula(run_cli, one_sim, marketplace, pki, ht
     assert res.returncode == 0, res.stderr + res.stdout
     assert first["NAME"] == "Market A (1)" and first["STATE"] == 3
     assert [i["TEMPLATE"]["GLANCING_P_VERSION"] for i in one_sim.world.named("Market A")] == ["2"]
+
+
+def test_vmcatcher_events_into_opennebula_as_the_on_handler_did(run_cli, one_sim, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    ident = "4b1e5f0e-2c1a-4d8e-9f00-0123456789ab"
+
+    def event(version: str) -> dict:
+        path = make_qcow2(cache / ident, seed=version.encode(), size_mib=1)
+        data = path.read_bytes()
+        return {"VMCATCHER_EVENT_TYPE": "AvailablePostfix", "VMCATCHER_EVENT_UUID_SESSION": "s",
+                "VMCATCHER_CACHE_DIR_CACHE": str(cache), "VMCATCHER_EVENT_DC_IDENTIFIER": ident,
+                "VMCATCHER_EVENT_DC_TITLE": "From vmcatcher", "VMCATCHER_EVENT_HV_VERSION": version,
+                "VMCATCHER_EVENT_HV_URI": f"https://images.example.org/{ident}", "VMCATCHER_EVENT_HV_SIZE": str(len(data)),
+                "VMCATCHER_EVENT_SL_CHECKSUM_SHA512": hashlib.sha512(data).hexdigest(),
+                "VMCATCHER_EVENT_FILENAME": ident, **one_env(one_sim, tmp_path), "GLANCING_OPENNEBULA_POLL": "0.01"}
+
+    def handle(env: dict) -> dict:
+        res = run_cli("glance_manager", "vmcatcher-event", "--json", "--db", str(tmp_path / "db" / "g.db"), env=env)
+        assert res.returncode == 0, res.stderr + res.stdout
+        return json.loads(res.stdout)
+
+    first = event("1")
+    assert handle(first)["action"] == "imported"
+    [image] = one_sim.world.images.values()
+    assert image["TEMPLATE"]["VMCATCHER_EVENT_DC_IDENTIFIER"] == ident and image["PATH"] == str(cache / ident)
+    assert one_sim.world.stored_bytes(image["ID"]) == (cache / ident).read_bytes()
+    assert handle(first)["action"] == "current"
+    assert handle(event("2"))["action"] == "imported"
+    assert image["NAME"].startswith("From vmcatcher (") and image["STATE"] == 3 and len(one_sim.world.images) == 2
