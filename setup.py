@@ -28,8 +28,11 @@ setup(
         "cryptography>=42",
         "asn1crypto>=1.5",
         "pyhanko-certvalidator>=0.26",
+        # OpenNebula's official XML-RPC binding, for the OpenNebula target (--target opennebula).
+        "pyone>=6.8",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    # PyYAML reads the recorded OpenNebula traffic the simulator is checked against.
+    extras_require={"test": ["pytest>=7", "PyYAML>=6"]},
     entry_points={
         "console_scripts": [
             "glancing = glancing.cli.glancing:main",

@@ -32,7 +32,7 @@ import requests
 from glancing import __version__
 from glancing.dataflow import DataFlow, FlowOptions, FlowResult
 from glancing.errors import DigestMismatch, FormatMismatch, GlanceError, GlancingError, ServerDigestMismatch, UsageError
-from glancing.fetch import HttpSettings, new_session, open_first
+from glancing.fetch import HttpSettings, local_path, new_session, open_first
 from glancing.model import ImageSpec, Origin
 from glancing.retire import backup as _backup
 from glancing.targets import names
@@ -143,9 +143,6 @@ def import_image(spec: ImageSpec, options: ImportOptions, target: Optional[Targe
         raise FormatMismatch(f"{spec.source}: the source declares an OVA; OVA import is not supported yet")
     if not options.dry_run and target is None:
         raise UsageError("no Glance to import into")
-    if target is not None and PayloadKind.STREAM not in target.accepts:
-        # A target that registers a URL or a file (OpenNebula) gets its own payload path here.
-        raise UsageError("this target cannot take the verified image as a stream")
     limits = target.limits if target is not None else GLANCE_LIMITS
     computes = tuple(target.computes) if target is not None else GLANCE_COMPUTES
     _refuse_unverified(spec, options)
@@ -225,7 +222,8 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
     if options.clean_leftovers:
         sweeper.start()
     try:
-        staged = _stage(target, request, flow)
+        staged = _stage(target, request, flow) if PayloadKind.STREAM in target.accepts else \
+            _stage_by_reference(target, request, flow, options)
         try:
             check_stored_copy(target, target.stored(staged), flow.result, spec)
             visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
@@ -260,6 +258,54 @@ def _stage(target: Target, request: StageRequest, flow: DataFlow) -> Staged:
         target.discard(staged.id)
         raise
     return staged
+
+
+def _stage_by_reference(target: Target, request: StageRequest, flow: DataFlow, options: ImportOptions) -> Staged:
+    """A target that registers a file or a URL (OpenNebula) is handed one only after the whole
+    verdict: the verified bytes themselves (the local source or cache file when it holds exactly
+    them, else a copy spooled to the target's ``spool_dir``, removed once the target has its
+    own), or, for a target that takes only URLs, the source URL it was verified from."""
+    source = flow.stream.url
+    local = local_path(source) if "://" not in source or source.startswith("file:") else None
+    spooled: Optional[str] = None
+    if PayloadKind.PATH not in target.accepts:
+        if flow.result.compression is not None or local is not None:
+            raise UsageError(f"{source}: this target downloads the image itself, from an uncompressed http(s) "
+                             "or ftp source only")
+        flow.drain()
+        payload = Payload(url=source, size=flow.result.size)
+    elif local is not None and flow.result.compression is None and os.path.isfile(local):
+        flow.drain()
+        payload = Payload(path=os.path.abspath(local), size=flow.result.size)
+    else:
+        spooled = _spool(flow, getattr(target, "spool_dir", None) or options.tmp_dir or tempfile.gettempdir())
+        payload = Payload(path=spooled, size=flow.result.size)
+    try:
+        return target.stage(request, payload)
+    finally:
+        if spooled is not None:
+            os.unlink(spooled)
+
+
+def _spool(flow: DataFlow, directory: str) -> str:
+    """The verified bytes in a new file in ``directory`` (readable by the front-end's user); the
+    file is removed again when the verdict fails."""
+    fd, path = tempfile.mkstemp(prefix=".glancing-", suffix=".img", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while True:
+                chunk = flow.read(1 << 20)
+                if not chunk:
+                    break
+                out.write(chunk)
+        flow.join()
+        if flow.error is not None:
+            raise flow.error
+        os.chmod(path, 0o644)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
 
 
 def clean_leftovers(target: Target, policy: LeftoverPolicy) -> None:

@@ -84,6 +84,26 @@ def parse_duration(value: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2) or "s"]
 
 
+def _octal(value: str) -> str:
+    if not re.fullmatch(r"[0-7]{3}", value.strip()):
+        raise ValueError(f"expected three octal digits like 640, not {value!r}")
+    return value.strip()
+
+
+def read_one_auth(path: str) -> str:
+    """The ``user:password`` of an OpenNebula auth file (``ONE_AUTH``, ``~/.one/one_auth``): its
+    first line. Raises EnvironmentProblem when it is missing, unreadable or not of that form."""
+    where = Path(path).expanduser()
+    try:
+        line = where.read_text(encoding="utf-8").splitlines()[0].strip() if where.stat().st_size else ""
+    except OSError as e:
+        raise EnvironmentProblem(f"cannot read the OpenNebula auth file {where}: {e.strerror or e} "
+                                 "([opennebula] auth_file, $ONE_AUTH)") from None
+    if ":" not in line:
+        raise EnvironmentProblem(f"the OpenNebula auth file {where} does not start with a user:password line")
+    return line
+
+
 @dataclass(frozen=True)
 class Key:
     """One setting: ``[section] name``, how its text is parsed, its default and its meaning."""
@@ -167,9 +187,23 @@ KEYS: Tuple[Key, ...] = (
     Key("publish", "uri_replace", _text, None, "its replacement: where that URL is uploaded to (uriReplace)"),
     Key("publish", "ssh_key", _path, None, "identity file for sftp:// uploads (default: ssh's own)"),
     Key("publish", "ssh_known_hosts", _path, None, "known_hosts file for sftp:// uploads (default: ssh's own)"),
+    Key("target", "kind", _choice("glance", "opennebula"), "glance", "where images go (--target)"),
+    Key("opennebula", "endpoint", _text, "http://localhost:2633/RPC2", "oned's XML-RPC endpoint",
+        legacy_env="ONE_XMLRPC"),
+    Key("opennebula", "auth_file", _path, "~/.one/one_auth", "file holding user:password", legacy_env="ONE_AUTH"),
+    Key("opennebula", "datastore", _text, "default", "image datastore (name or ID)"),
+    Key("opennebula", "path_prefix", _path, None,
+        "directory shared with the front-end where verified images are spooled (default: [fetch] tmp_dir)"),
+    Key("opennebula", "register_from", _choice("path", "url"), "path",
+        "hand oned the verified file (path) or the source URL it then downloads itself (url)"),
+    Key("opennebula", "permissions", _octal, "640", "permissions of released images (octal; public adds other use)"),
+    Key("opennebula", "group", _text, None, "group (name or ID) released images are given to"),
+    Key("opennebula", "ready_timeout", _number, 10800.0, "seconds a registered image may take to become READY"),
+    Key("opennebula", "poll", _number, 1.0, "first pause (s) between image state polls; doubles, max 60 s"),
+    Key("opennebula", "template", _flag, False, "also make a VM template per image, replaced with it"),
 )
 # Accepted in config files so a site can prepare them; their keys come with the issues that use them.
-RESERVED_SECTIONS = ("quarantine", "sharing", "target", "opennebula")
+RESERVED_SECTIONS = ("quarantine", "sharing")
 _BY_NAME: Dict[Tuple[str, str], Key] = {(k.section, k.name): k for k in KEYS}
 
 
@@ -289,4 +323,5 @@ def _parse(key: Key, text: str, where: str, error: type) -> Any:
         raise error(f"{where}: {e}") from None
 
 
-__all__ = ["KEYS", "Key", "RESERVED_SECTIONS", "Settings", "Value", "config_files", "parse_duration"]
+__all__ = ["KEYS", "Key", "RESERVED_SECTIONS", "Settings", "Value", "config_files", "parse_duration",
+           "read_one_auth"]

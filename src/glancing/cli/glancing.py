@@ -96,6 +96,7 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
     options.add_fetch_options(p)
     options.add_trust_options(p)
     options.add_config_option(p)
+    options.add_target_option(p)
     out = p.add_argument_group("output")
     out.add_argument("-v", "--verbose", action="store_true", help="debug messages and tracebacks")
     out.add_argument("-q", "--quiet", action="store_true", help="errors only (for cron)")
@@ -183,9 +184,7 @@ def _import(args: argparse.Namespace) -> int:
                                            known=inline))
     target = None
     if not args.dry_run:
-        from glancing.targets.glance import connect
-
-        target = connect(args, options.glance_settings(settings))
+        target = options.connect_target(args, settings)
     progress = common.Progress() if common.want_progress(args) else None
     try:
         result = import_image(spec, _options(args, settings, properties, progress), target)

@@ -95,6 +95,7 @@ def _shared_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     options.add_fetch_options(p)
     options.add_trust_options(p)
     options.add_config_option(p)
+    options.add_target_option(p)
     register_arguments(p, argv)
 
 
@@ -134,9 +135,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 def _connect(args: argparse.Namespace, settings: Settings) -> Any:
     def connect() -> Target:
-        from glancing.targets.glance import connect as glance
-
-        return glance(args, options.glance_settings(settings))
+        return options.connect_target(args, settings)  # type: ignore[no-any-return]
     return connect
 
 

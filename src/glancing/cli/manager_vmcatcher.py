@@ -25,9 +25,7 @@ def add_event_options(p: argparse.ArgumentParser) -> None:
 
 def _connect(args: argparse.Namespace, settings: Settings) -> Any:
     def connect() -> Any:
-        from glancing.targets.glance import connect as glance
-
-        return glance(args, options.glance_settings(settings))
+        return options.connect_target(args, settings)
     return connect
 
 

@@ -24,7 +24,7 @@ OPTION_KEYS: Dict[str, str] = {
     "ca_dir": "trust.ca_dir", "trust_file": "trust.trust_file", "crl": "trust.crl",
     "at_signing_time": "trust.at_signing_time", "url": "sources.marketplace_url",
     "ca_file": "fetch.ca_file", "keep": "manager.keep", "jobs": "manager.jobs", "lock": "manager.lock",
-    "metrics_file": "manager.metrics", "db": "manager.database",
+    "metrics_file": "manager.metrics", "db": "manager.database", "target": "target.kind",
 }
 
 
@@ -147,3 +147,34 @@ def source_settings(args: argparse.Namespace, settings: Optional[Settings] = Non
                           image_list=getattr(args, "image_list", None), allow_expired=args.allow_expired,
                           allow_deprecated=args.allow_deprecated, http=http_settings(settings),
                           clock_skew=datetime.timedelta(seconds=settings.get("trust", "clock_skew")))
+
+
+def add_target_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", choices=("glance", "opennebula"),
+                        help="where images go: OpenStack Glance (the --os-* options) or OpenNebula "
+                             "($ONE_XMLRPC, $ONE_AUTH, [opennebula]) [[target] kind, default glance]")
+
+
+def one_settings(settings: Settings) -> Any:
+    """The ``[opennebula]`` section, with the session read from its auth file."""
+    from glancing.settings import read_one_auth
+    from glancing.targets.opennebula import OneSettings
+    from glancing.targets.opennebula.attrs import parse_permissions
+
+    get = lambda name: settings.get("opennebula", name)  # noqa: E731
+    return OneSettings(endpoint=get("endpoint"), session=read_one_auth(get("auth_file")), datastore=get("datastore"),
+                       permissions=parse_permissions(get("permissions")), group=get("group"),
+                       ready_timeout=get("ready_timeout"), poll=get("poll"), vm_template=get("template"),
+                       path_prefix=get("path_prefix") or settings.get("fetch", "tmp_dir"),
+                       register_from=get("register_from"))
+
+
+def connect_target(args: argparse.Namespace, settings: Settings) -> Any:
+    """The target ``[target] kind`` names (--target), connected. Raises GlanceError or UsageError."""
+    if settings.get("target", "kind") == "opennebula":
+        from glancing.targets.opennebula import connect as one
+
+        return one(one_settings(settings))
+    from glancing.targets.glance import connect as glance
+
+    return glance(args, glance_settings(settings))
