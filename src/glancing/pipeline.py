@@ -25,7 +25,7 @@ import tempfile
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import requests
 
@@ -34,6 +34,8 @@ from glancing.dataflow import DataFlow, FlowOptions, FlowResult
 from glancing.errors import DigestMismatch, FormatMismatch, GlanceError, GlancingError, ServerDigestMismatch, UsageError
 from glancing.fetch import HttpSettings, new_session, open_first
 from glancing.model import ImageSpec, Origin
+from glancing.quarantine.gate import Held, QuarantinePolicy, judge
+from glancing.quarantine.verdict import QuarantineRejected, Verdict
 from glancing.retire import backup as _backup
 from glancing.targets import names
 from glancing.targets.base import (LeftoverPolicy, Limits, Payload, PayloadKind, PendingMark, Release, Staged,
@@ -72,6 +74,11 @@ class ImportOptions:
     stale_upload_after: _dt.timedelta = _dt.timedelta(days=1)
     http: HttpSettings = HttpSettings()
     progress: Optional[Callable[[int, Optional[int]], None]] = None
+    # Issue 14: the checks an image must pass before release (None: released at once), the
+    # projects it is shared with (ids), Glance's protected flag on release.
+    quarantine: Optional[QuarantinePolicy] = None
+    share: Tuple[str, ...] = ()
+    protected: bool = False
 
 
 @dataclass
@@ -90,9 +97,11 @@ class ImportResult:
     visibility: Optional[str] = None
     retired: List[Dict[str, str]] = field(default_factory=list)
     backups: List[str] = field(default_factory=list)
+    members: List[str] = field(default_factory=list)
+    checks: Optional[Dict[str, Any]] = None  # the quarantine's verdict when there was one
 
     def as_json(self) -> Dict[str, Any]:
-        return {
+        return {"members": self.members, "checks": self.checks,
             "status": "dry-run" if self.dry_run else "imported",
             "image_id": self.image_id, "name": self.name, "source": self.source,
             "disk_format": self.disk_format, "container_format": self.container_format,
@@ -228,19 +237,54 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
         staged = _stage(target, request, flow)
         try:
             check_stored_copy(target, target.stored(staged), flow.result, spec)
+            props = image_properties(spec, options, flow.result, extra)
+            verdict = _quarantine(target, staged, name, disk_format, props, spec, flow.result, options)
+            members = _members(target, old, options)
             visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
-            target.release(staged, Release(name, visibility, image_properties(spec, options, flow.result, extra)))
+            target.release(staged, Release(name, visibility, props, members, options.protected))
+        except QuarantineRejected:
+            raise  # held hidden in quarantine for a person to look at: not discarded
         except BaseException:
             target.discard(staged.id)
             raise
         result = _result(name, spec, disk_format, options, flow.result, dry_run=False)
         result.image_id, result.visibility = staged.id, visibility
+        result.members, result.checks = list(members), verdict.to_json() if verdict else None
         log.info("published %s as %s (%s, %d bytes)", name, staged.id, disk_format, result.size)
         _retire_all(target, old, staged.id, options, result)
     finally:
         if sweeper.is_alive():
             sweeper.join()
     return result
+
+
+def _quarantine(target: Target, staged: Staged, name: str, disk_format: str, props: Mapping[str, str],
+                spec: ImageSpec, flow: FlowResult, options: ImportOptions) -> Optional[Verdict]:
+    if options.quarantine is None:
+        return None
+    held = Held(staged.id, name, disk_format, props, _local_copy(spec, flow))
+    return judge(target, held, options.quarantine)
+
+
+def _local_copy(spec: ImageSpec, flow: FlowResult) -> Optional[str]:
+    """The local file (a path source, a cache file) holding exactly the stored bytes, if any:
+    the checks then read it instead of a spool downloaded back."""
+    if len(spec.locations) != 1 or flow.compression is not None:
+        return None
+    url = spec.locations[0].url
+    path = url[len("file://"):] if url.startswith("file://") else url
+    if "://" in path or not os.path.isfile(path) or os.path.getsize(path) != flow.size:
+        return None
+    return path
+
+
+def _members(target: Target, old: Sequence[Mapping[str, Any]], options: ImportOptions) -> Tuple[str, ...]:
+    """Who the new image is shared with: the projects asked for and those of the image it
+    replaces (a new version reaches the same users)."""
+    inherited: List[str] = []
+    if old and old[0].get("visibility") == "shared" and hasattr(target, "member_ids"):
+        inherited = target.member_ids(old[0]["id"])
+    return tuple(dict.fromkeys([*options.share, *inherited]))
 
 
 def _stage(target: Target, request: StageRequest, flow: DataFlow) -> Staged:

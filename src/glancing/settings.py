@@ -73,6 +73,10 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def _words(value: str) -> Tuple[str, ...]:
+    """A list: words separated by commas or blanks."""
+    return tuple(w for w in value.replace(",", " ").split() if w)
+
 
 @dataclass(frozen=True)
 class Key:
@@ -150,6 +154,21 @@ KEYS: Tuple[Key, ...] = (
     Key("cache", "verify", _flag, False, "re-hash every cached file each run (else only when size/mtime changed)"),
     Key("events", "command", _text, None, "shell command run for each vmcatcher event ($VMCATCHER_CACHE_EVENT too)"),
     Key("events", "timeout", _number, 60.0, "seconds an event command may run before its process group is killed"),
+    Key("glance", "protected", _flag, False, "set Glance's protected flag on a released image (--protected)"),
+    Key("quarantine", "enabled", _flag, False, "hold a verified image hidden until the checks pass (--quarantine)"),
+    Key("quarantine", "test_project", _text, None, "the one project a held image is shared with (name or id)"),
+    Key("quarantine", "checks", _words, ("all",), "built-in checks run on a held image: names, all or none"),
+    Key("quarantine", "scripts", _path, None, "directory of site check scripts (each executable: exit 0 passes)"),
+    Key("quarantine", "script_timeout", _number, 600.0, "seconds a site script may run before its process group is killed"),
+    Key("quarantine", "agents", _words, ("cloud-init",), "contextualisation agents the cloud-init check accepts"),
+    Key("quarantine", "tcg", _choice("auto", "yes", "no"), "auto",
+        "libguestfs software emulation: auto (when KVM is unusable or fails), yes, no"),
+    Key("quarantine", "inspect_timeout", _number, 900.0, "seconds one libguestfs inspection may take"),
+    Key("quarantine", "python", _path, "/usr/bin/python3", "the python3 that has the guestfs binding (python3-guestfs)"),
+    Key("sharing", "projects", _words, (), "projects (names or ids) a released image is shared with (--share)"),
+    Key("sharing", "vo_map", _path, None, "JSON object: VO name -> project or list of projects (ad:vo sharing)"),
+    Key("sharing", "member_clouds", _words, (),
+        "clouds.yaml entries of member projects, used to accept their memberships"),
 )
 # Accepted in config files so a site can prepare them; their keys come with the issues that use them.
 RESERVED_SECTIONS = ("quarantine", "publish", "sharing", "target", "opennebula")
