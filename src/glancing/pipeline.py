@@ -99,9 +99,10 @@ class ImportResult:
     backups: List[str] = field(default_factory=list)
     members: List[str] = field(default_factory=list)
     checks: Optional[Dict[str, Any]] = None  # the quarantine's verdict when there was one
+    acceptance: Dict[str, str] = field(default_factory=dict)  # member -> accepted, or why not
 
     def as_json(self) -> Dict[str, Any]:
-        return {"members": self.members, "checks": self.checks,
+        return {"members": self.members, "acceptance": self.acceptance, "checks": self.checks,
             "status": "dry-run" if self.dry_run else "imported",
             "image_id": self.image_id, "name": self.name, "source": self.source,
             "disk_format": self.disk_format, "container_format": self.container_format,
@@ -226,6 +227,8 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
              extra: Mapping[str, str]) -> ImportResult:
     if options.backup_dir:
         _backup.prepare_dir(options.backup_dir)  # a bad -b fails now, before anything changes
+    if (options.quarantine is not None and not hasattr(target, "hold")) or (options.share and not hasattr(target, "members")):
+        raise UsageError("this target cannot hold images in quarantine or share them")
     old = list(replace) if replace is not None else target.current(name)
     request = StageRequest(name, disk_format, options.container_format, PendingMark.here(options.pending_owner))
     # Dead runs' leftovers are looked for while this upload runs: no time added to the import.

@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import logging
+import os
 import sys
-from typing import Dict, List, Optional, Sequence
+from dataclasses import replace
+from typing import Any, Dict, List, Optional, Sequence
 
 from glancing import __version__, errors
-from glancing.cli import common, options
+from glancing.cli import common, gating, options
 from glancing.errors import UsageError
 from glancing.model import ImageSpec
 from glancing.pipeline import ImportOptions, ImportResult, import_image
@@ -92,6 +94,7 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
                      help="visibility ([glance] visibility; default: that of the image replaced, else private)")
     img.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
                      help="extra image property (repeatable)")
+    gating.add_options(p)
     options.add_record_options(p)
     options.add_fetch_options(p)
     options.add_trust_options(p)
@@ -142,8 +145,8 @@ def inline_digests(args: argparse.Namespace) -> Dict[str, str]:
 
 
 def _options(args: argparse.Namespace, settings: Settings, properties: Dict[str, str],
-             progress: Optional[common.Progress]) -> ImportOptions:
-    return ImportOptions(
+             progress: Optional[common.Progress], **gates: Any) -> ImportOptions:
+    return ImportOptions(**gates,
         name=args.name, dry_run=args.dry_run, force=args.force, check_digests=not args.no_checksum,
         keep_temps=args.keep_temps, tmp_dir=settings.get("fetch", "tmp_dir"),
         backup_dir=settings.get("glance", "backup_dir"),
@@ -168,6 +171,8 @@ def _report(result: ImportResult, as_json: bool, quiet: bool) -> None:
           f"verified: {checked}")
     for old in result.retired:
         print(f"retired {old['id']} ({old['name']}) as a hidden backup")
+    for project in result.members:
+        print(f"shared with {project}: {result.acceptance.get(project, 'membership pending')}")
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -181,17 +186,27 @@ def _import(args: argparse.Namespace) -> int:
     spec: ImageSpec = resolve(args.source, options.source_settings(args, settings, lazy=True))
     spec = _merge(spec, expected_from_sums(args.sums_files, file_name(spec.source), options.http_settings(settings),
                                            known=inline))
-    target = None
+    quarantine = gating.quarantine_policy(settings, os.environ, settings.get("fetch", "tmp_dir"), args.dry_run)
+    wanted = gating.wanted_projects(settings, args.share, spec.properties.get("vmcatcher_event_vo"))
+    target, sharing, share = None, None, ()
     if not args.dry_run:
         from glancing.targets.glance import connect
 
         target = connect(args, options.glance_settings(settings))
+        if wanted or (quarantine and quarantine.test_project):
+            sharing = gating.Sharing(target, settings)
+            share = sharing.resolve(wanted)
+            if quarantine and quarantine.test_project:
+                quarantine = replace(quarantine, test_project=sharing.resolve([quarantine.test_project])[0])
     progress = common.Progress() if common.want_progress(args) else None
+    gates = {"quarantine": quarantine, "share": share, "protected": settings.get("glance", "protected")}
     try:
-        result = import_image(spec, _options(args, settings, properties, progress), target)
+        result = import_image(spec, _options(args, settings, properties, progress, **gates), target)
     finally:
         if progress:
             progress.finish()
+    if sharing is not None and result.members and result.image_id:
+        result.acceptance = sharing.accept(result.image_id, result.members)
     if result.flow.forced:
         log.error("FORCED: imported although %s did not match", ", ".join(result.flow.forced))
     _report(result, args.json, args.quiet)

@@ -115,6 +115,11 @@ class GlanceStore:
                 raise
         return self.retry.call(once, is_transient, what)
 
+    @property
+    def session(self) -> Any:
+        """The keystoneauth1 session behind the client (None for a bare endpoint and token)."""
+        return getattr(self._http, "session", None)
+
     def project_id(self) -> Optional[str]:
         """The Keystone project this client works for; None without one (a bare token)."""
         getter = getattr(self._http, "get_project_id", None)
