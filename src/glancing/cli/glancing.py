@@ -187,7 +187,8 @@ def _import(args: argparse.Namespace) -> int:
     spec = _merge(spec, expected_from_sums(args.sums_files, file_name(spec.source), options.http_settings(settings),
                                            known=inline))
     quarantine = gating.quarantine_policy(settings, os.environ, settings.get("fetch", "tmp_dir"), args.dry_run)
-    wanted = gating.wanted_projects(settings, args.share, spec.properties.get("vmcatcher_event_vo"))
+    vo = properties.get("vmcatcher_event_vo") or spec.properties.get("vmcatcher_event_vo")
+    wanted = gating.wanted_projects(settings, args.share, vo)
     target, sharing, share = None, None, ()
     if not args.dry_run:
         from glancing.targets.glance import connect

@@ -142,14 +142,19 @@ class GlanceTarget:
 
     def reject(self, image_id: str, name: str, properties: Mapping[str, str]) -> Image:
         """A held upload failed a check: it stays hidden in quarantine for a person to look at,
-        no longer pending (no later run removes it as a dead run's leftover)."""
-        return self.store.update(image_id, remove=names.PENDING_PROPS,
+        private and shared with no one (the test project loses it too), no longer pending (no
+        later run removes it as a dead run's leftover)."""
+        for project in self.member_ids(image_id):
+            self.members.remove(image_id, project)
+        return self.store.update(image_id, remove=names.PENDING_PROPS, visibility="private", os_hidden=True,
                                  tags=[names.TAG_MANAGED, names.TAG_QUARANTINE, names.TAG_REJECTED],
                                  **{names.PROP_QUARANTINE_NAME: name[:self.limits.property_value_max]},
                                  **self.limits.fit(properties))
 
     def member_ids(self, image_id: str) -> List[str]:
-        """The projects an image is shared with."""
+        """The projects an image is shared with (Glance keeps members for ``shared`` images only)."""
+        if self.store.get(image_id).get("visibility") != "shared":
+            return []
         return [m["member_id"] for m in self.members.list(image_id)]
 
     def retire(self, image: Mapping[str, Any], replaced_by: str, appliance: Optional[str] = None,
