@@ -206,8 +206,8 @@ def _import(args: argparse.Namespace) -> int:
     finally:
         if progress:
             progress.finish()
-    if sharing is not None and result.members and result.image_id:
-        result.acceptance = sharing.accept(result.image_id, result.members)
+    if result.members and result.image_id:  # asked for, or carried over from the image replaced
+        result.acceptance = (sharing or gating.Sharing(target, settings)).accept(result.image_id, result.members)
     if result.flow.forced:
         log.error("FORCED: imported although %s did not match", ", ".join(result.flow.forced))
     _report(result, args.json, args.quiet)
