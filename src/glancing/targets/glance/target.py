@@ -12,7 +12,7 @@ import datetime as _dt
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from glancing.errors import GlanceError, UsageError
 from glancing.retire.naming import backup_name
@@ -64,6 +64,7 @@ class GlanceTarget:
                  discard_retry: RetryPolicy = GlanceSettings().discard_policy()) -> None:
         self.store, self.project, self.discard_retry = store, project, discard_retry
         self.members = MemberStore(store)
+        self._holding: Set[str] = set()  # the uploads this process holds in quarantine
 
     def _mine(self) -> Dict[str, Any]:
         # Without it a listing also returns other projects' public, shared and community images,
@@ -116,9 +117,19 @@ class GlanceTarget:
 
     def release(self, staged: Staged, release: Release) -> Image:
         self.limits.check_name(release.name)
+        return self._release(staged, release, names.PENDING_PROPS,
+                             self.member_ids(staged.id) if staged.id in self._holding else [])
+
+    def release_rejected(self, image_id: str, release: Release) -> Image:
+        """Release an image its checks rejected (a person's decision): no longer pending, and
+        shared with no one yet."""
+        now = self.store.get(image_id)
+        return self._release(Staged(image_id, str(now.get("name") or "")), release,
+                             [p for p in names.PENDING_PROPS if p in now], [])
+
+    def _release(self, staged: Staged, release: Release, pending: Sequence[str], held: Sequence[str]) -> Image:
         visibility = "shared" if release.members and release.visibility == "private" else release.visibility
-        held = [m["member_id"] for m in self.members.list(staged.id)] if self._held(staged.id) else []
-        image = self.store.update(staged.id, remove=names.PENDING_PROPS, tags=[names.TAG_MANAGED],
+        image = self.store.update(staged.id, remove=pending, tags=[names.TAG_MANAGED],
                                   name=release.name, visibility=visibility, os_hidden=False,
                                   protected=release.protected, **self.limits.fit(release.properties))
         for project in release.members:
@@ -128,13 +139,10 @@ class GlanceTarget:
                 self.members.remove(staged.id, project)
         return image
 
-    def _held(self, image_id: str) -> bool:
-        image = self.store.get(image_id)
-        return names.TAG_QUARANTINE in (image.get("tags") or ()) and image.get("visibility") == "shared"
-
     def hold(self, staged: Staged, test_project: Optional[str] = None) -> None:
         """Keep a staged upload in quarantine: still hidden, tagged, shared with no one but
         ``test_project`` (then its visibility is ``shared``, never public)."""
+        self._holding.add(staged.id)
         extra = {"visibility": "shared"} if test_project else {}
         self.store.update(staged.id, tags=[names.TAG_MANAGED, names.TAG_PENDING, names.TAG_QUARANTINE], **extra)
         if test_project:
@@ -150,6 +158,10 @@ class GlanceTarget:
                                  tags=[names.TAG_MANAGED, names.TAG_QUARANTINE, names.TAG_REJECTED],
                                  **{names.PROP_QUARANTINE_NAME: name[:self.limits.property_value_max]},
                                  **self.limits.fit(properties))
+
+    def deactivate(self, image_id: str) -> None:
+        """Make an image's bytes unreadable (a person rejected it); the record stays."""
+        self.store.deactivate(image_id)
 
     def member_ids(self, image_id: str) -> List[str]:
         """The projects an image is shared with (Glance keeps members for ``shared`` images only)."""
