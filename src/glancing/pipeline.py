@@ -25,6 +25,7 @@ import tempfile
 import re
 import threading
 from dataclasses import dataclass, field
+from dataclasses import replace as _dc_replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import requests
@@ -34,7 +35,7 @@ from glancing.dataflow import DataFlow, FlowOptions, FlowResult
 from glancing.errors import DigestMismatch, FormatMismatch, GlanceError, GlancingError, ServerDigestMismatch, UsageError
 from glancing.fetch import HttpSettings, new_session, open_first
 from glancing.model import ImageSpec, Origin
-from glancing.quarantine.gate import Held, QuarantinePolicy, judge
+from glancing.quarantine.gate import Held, QuarantinePolicy, judge, local_copy
 from glancing.quarantine.verdict import QuarantineRejected, Verdict
 from glancing.retire import backup as _backup
 from glancing.targets import names
@@ -77,8 +78,12 @@ class ImportOptions:
     # Issue 14: the checks an image must pass before release (None: released at once), the
     # projects it is shared with (ids), Glance's protected flag on release.
     quarantine: Optional[QuarantinePolicy] = None
-    share: Tuple[str, ...] = ()
+    share: Tuple[str, ...] = ()  # project ids
     protected: bool = False
+    # Resolves the projects an image is shared with (names, the VO map) and accepts their
+    # memberships after the release: ``members_for(target, spec)``, ``test_project(target, name)``,
+    # ``accept(target, image_id, members)`` (see cli.gating.Sharing).
+    sharing: Any = None
 
 
 @dataclass
@@ -227,9 +232,10 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
              extra: Mapping[str, str]) -> ImportResult:
     if options.backup_dir:
         _backup.prepare_dir(options.backup_dir)  # a bad -b fails now, before anything changes
-    if (options.quarantine is not None and not hasattr(target, "hold")) or (options.share and not hasattr(target, "members")):
-        raise UsageError("this target cannot hold images in quarantine or share them")
+    if options.quarantine is not None and not hasattr(target, "hold"):
+        raise UsageError("this target cannot hold images in quarantine")
     old = list(replace) if replace is not None else target.current(name)
+    options = _resolved(target, spec, options)  # an unknown project fails now, before the upload
     request = StageRequest(name, disk_format, options.container_format, PendingMark.here(options.pending_owner))
     # Dead runs' leftovers are looked for while this upload runs: no time added to the import.
     sweeper = threading.Thread(target=clean_leftovers, name="glancing-leftovers", daemon=True,
@@ -253,6 +259,8 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
         result = _result(name, spec, disk_format, options, flow.result, dry_run=False)
         result.image_id, result.visibility = staged.id, visibility
         result.members, result.checks = list(members), verdict.to_json() if verdict else None
+        if members and options.sharing is not None:
+            result.acceptance = options.sharing.accept(target, staged.id, members)
         log.info("published %s as %s (%s, %d bytes)", name, staged.id, disk_format, result.size)
         _retire_all(target, old, staged.id, options, result)
     finally:
@@ -261,24 +269,23 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
     return result
 
 
+def _resolved(target: Target, spec: ImageSpec, options: ImportOptions) -> ImportOptions:
+    """The options with the sharing policy's projects and test project as ids."""
+    if options.sharing is None:
+        return options
+    share = tuple(dict.fromkeys([*options.share, *options.sharing.members_for(target, spec)]))
+    quarantine = options.quarantine
+    if quarantine is not None and quarantine.test_project:
+        quarantine = _dc_replace(quarantine, test_project=options.sharing.test_project(target, quarantine.test_project))
+    return _dc_replace(options, share=share, quarantine=quarantine)
+
+
 def _quarantine(target: Target, staged: Staged, name: str, disk_format: str, props: Mapping[str, str],
                 spec: ImageSpec, flow: FlowResult, options: ImportOptions) -> Optional[Verdict]:
     if options.quarantine is None:
         return None
-    held = Held(staged.id, name, disk_format, props, _local_copy(spec, flow))
+    held = Held(staged.id, name, disk_format, props, local_copy(spec, flow))
     return judge(target, held, options.quarantine)
-
-
-def _local_copy(spec: ImageSpec, flow: FlowResult) -> Optional[str]:
-    """The local file (a path source, a cache file) holding exactly the stored bytes, if any:
-    the checks then read it instead of a spool downloaded back."""
-    if len(spec.locations) != 1 or flow.compression is not None:
-        return None
-    url = spec.locations[0].url
-    path = url[len("file://"):] if url.startswith("file://") else url
-    if "://" in path or not os.path.isfile(path) or os.path.getsize(path) != flow.size:
-        return None
-    return path
 
 
 def _members(target: Target, old: Sequence[Mapping[str, Any]], options: ImportOptions) -> Tuple[str, ...]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+import threading
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from glancing.errors import UsageError
 from glancing.quarantine import checks as _checks
@@ -53,18 +54,6 @@ def quarantine_policy(settings: Settings, env: Mapping[str, str], tmp_dir: Optio
                             spool_dir=tmp_dir, env=dict(env))
 
 
-def wanted_projects(settings: Settings, args_share: Sequence[str], vo: Optional[str]) -> Tuple[str, ...]:
-    """--share (else [sharing] projects), plus the VO map's projects for the record's VO."""
-    chosen = list(args_share) or list(settings.get("sharing", "projects"))
-    vo_map_path = settings.get("sharing", "vo_map")
-    if vo_map_path:
-        mapped = vo_projects(read_vo_map(vo_map_path), vo)
-        if vo and not mapped:
-            log.info("VO %s is not in %s: shared with no VO project", vo, vo_map_path)
-        chosen += mapped
-    return tuple(dict.fromkeys(chosen))
-
-
 def member_clouds(names: Sequence[str]) -> List[Member]:
     """The member projects whose clouds.yaml entries are configured: their ids, names, and an
     accept with their own credentials."""
@@ -84,20 +73,42 @@ def member_clouds(names: Sequence[str]) -> List[Member]:
 
 
 class Sharing:
-    """Resolve the projects to share with, and accept their memberships after the release."""
+    """The pipeline's sharing policy: --share (else [sharing] projects) and the VO map's projects
+    for the record's VO, resolved to ids; memberships accepted after the release. The member
+    clouds are connected on first use, once (the manager's jobs share it)."""
 
-    def __init__(self, target: Any, settings: Settings) -> None:
-        self.target = target
-        self.members = member_clouds(settings.get("sharing", "member_clouds"))
-        session = target.store.session
-        self.resolver = Resolver(self.members, keystone_lookup(session) if session is not None else None)
+    def __init__(self, settings: Settings, names: Sequence[str] = (), vo: Optional[str] = None) -> None:
+        self.names = tuple(names) or tuple(settings.get("sharing", "projects"))
+        path = settings.get("sharing", "vo_map")
+        self.vo_map = read_vo_map(path) if path else {}  # a bad map fails before anything is done
+        self.vo = vo
+        self.clouds = tuple(settings.get("sharing", "member_clouds"))
+        self._lock = threading.Lock()
+        self._members: Optional[List[Member]] = None
+        self._resolver: Optional[Resolver] = None
 
-    def resolve(self, wanted: Sequence[str]) -> Tuple[str, ...]:
-        return self.resolver.resolve_all(wanted)
+    def _ready(self, target: Any) -> Resolver:
+        with self._lock:
+            if self._resolver is None:
+                self._members = member_clouds(self.clouds)
+                session = target.store.session
+                self._resolver = Resolver(self._members, keystone_lookup(session) if session is not None else None)
+            return self._resolver
 
-    def accept(self, image_id: str, projects: Sequence[str]) -> dict:
-        own = lambda image, project: self.target.members.set_status(image, project, "accepted")  # noqa: E731
-        return accept_all(image_id, projects, own, self.members)
+    def members_for(self, target: Any, spec: Any) -> Tuple[str, ...]:
+        vo = self.vo or spec.properties.get("vmcatcher_event_vo")
+        wanted = [*self.names, *vo_projects(self.vo_map, vo)]
+        if vo and self.vo_map and not vo_projects(self.vo_map, vo):
+            log.info("VO %s is not in the VO map: shared with no VO project", vo)
+        return self._ready(target).resolve_all(wanted) if wanted else ()
+
+    def test_project(self, target: Any, name: str) -> str:
+        return self._ready(target).resolve(name)
+
+    def accept(self, target: Any, image_id: str, projects: Sequence[str]) -> Dict[str, str]:
+        self._ready(target)
+        own = lambda image, project: target.members.set_status(image, project, "accepted")  # noqa: E731
+        return accept_all(image_id, projects, own, self._members or [])
 
 
-__all__ = ["Sharing", "add_options", "member_clouds", "quarantine_policy", "wanted_projects"]
+__all__ = ["Sharing", "add_options", "member_clouds", "quarantine_policy"]

@@ -8,7 +8,6 @@ import datetime as _dt
 import logging
 import os
 import sys
-from dataclasses import replace
 from typing import Any, Dict, List, Optional, Sequence
 
 from glancing import __version__, errors
@@ -187,27 +186,19 @@ def _import(args: argparse.Namespace) -> int:
     spec = _merge(spec, expected_from_sums(args.sums_files, file_name(spec.source), options.http_settings(settings),
                                            known=inline))
     quarantine = gating.quarantine_policy(settings, os.environ, settings.get("fetch", "tmp_dir"), args.dry_run)
-    vo = properties.get("vmcatcher_event_vo") or spec.properties.get("vmcatcher_event_vo")
-    wanted = gating.wanted_projects(settings, args.share, vo)
-    target, sharing, share = None, None, ()
+    sharing = gating.Sharing(settings, args.share, properties.get("vmcatcher_event_vo"))
+    target = None
     if not args.dry_run:
         from glancing.targets.glance import connect
 
         target = connect(args, options.glance_settings(settings))
-        if wanted or (quarantine and quarantine.test_project):
-            sharing = gating.Sharing(target, settings)
-            share = sharing.resolve(wanted)
-            if quarantine and quarantine.test_project:
-                quarantine = replace(quarantine, test_project=sharing.resolve([quarantine.test_project])[0])
     progress = common.Progress() if common.want_progress(args) else None
-    gates = {"quarantine": quarantine, "share": share, "protected": settings.get("glance", "protected")}
+    gates = {"quarantine": quarantine, "sharing": sharing, "protected": settings.get("glance", "protected")}
     try:
         result = import_image(spec, _options(args, settings, properties, progress, **gates), target)
     finally:
         if progress:
             progress.finish()
-    if result.members and result.image_id:  # asked for, or carried over from the image replaced
-        result.acceptance = (sharing or gating.Sharing(target, settings)).accept(result.image_id, result.members)
     if result.flow.forced:
         log.error("FORCED: imported although %s did not match", ", ".join(result.flow.forced))
     _report(result, args.json, args.quiet)

@@ -77,14 +77,11 @@ def reject_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def gates(settings: Any, dry_run: bool) -> dict:
-    """The quarantine and protection a sync's imports get ([quarantine], [glance] protected).
-    The manager resolves no project names: a test project is given by id."""
+    """The quarantine, sharing and protection a sync's imports get ([quarantine], [sharing],
+    [glance] protected)."""
     import os
-    import re
 
     from glancing.cli import gating
 
-    policy = gating.quarantine_policy(settings, os.environ, settings.get("fetch", "tmp_dir"), dry_run)
-    if policy and policy.test_project and not re.fullmatch(r"[0-9a-f]{32}", policy.test_project):
-        raise UsageError(f"[quarantine] test_project {policy.test_project!r}: glance_manager takes a project id")
-    return {"quarantine": policy, "protected": settings.get("glance", "protected")}
+    return {"quarantine": gating.quarantine_policy(settings, os.environ, settings.get("fetch", "tmp_dir"), dry_run),
+            "sharing": gating.Sharing(settings), "protected": settings.get("glance", "protected")}

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
+from glancing.dataflow import FlowResult
+from glancing.model import ImageSpec
 from glancing.quarantine import checks as _checks
 from glancing.quarantine import inspect as _inspect
 from glancing.quarantine.checks import Claims, Outcome, Status
@@ -72,6 +74,18 @@ class Spooler:
             os.unlink(path)
 
 
+def local_copy(spec: ImageSpec, flow: FlowResult) -> Optional[str]:
+    """The local file (a path source, a cache file) holding exactly the stored bytes, if any:
+    the checks then read it instead of a spool downloaded back."""
+    if len(spec.locations) != 1 or flow.compression is not None:
+        return None
+    url = spec.locations[0].url
+    path = url[len("file://"):] if url.startswith("file://") else url
+    if "://" in path or not os.path.isfile(path) or os.path.getsize(path) != flow.size:
+        return None
+    return path
+
+
 def builtin_outcomes(path: str, held: Held, policy: QuarantinePolicy) -> List[Outcome]:
     """The built-in checks on ONE inspection of the image."""
     if not policy.checks:
@@ -113,4 +127,4 @@ def judge(target: Any, held: Held, policy: QuarantinePolicy) -> Verdict:
     return verdict
 
 
-__all__ = ["Held", "QuarantinePolicy", "Spooler", "builtin_outcomes", "judge", "script_fields"]
+__all__ = ["Held", "QuarantinePolicy", "Spooler", "builtin_outcomes", "judge", "local_copy", "script_fields"]
