@@ -107,3 +107,35 @@ def test_unknown_project_name_is_a_usage_error_before_any_upload(lab: Any, glanc
     assert res.returncode == 2
     assert "cannot share with 'no-such-project'" in res.stderr and "Traceback" not in res.stderr
     assert list(lab.admin_glance().images.list(filters={"name": name})) == []
+
+
+@pytest.fixture
+def site(tmp_path, http_server, marketplace, pki, run_cli, lab, glance, glance_cleanup, monkeypatch) -> Any:
+    from test_manager_glance import Site
+
+    (tmp_path / "www").mkdir()
+    conf = tmp_path / "glancing.conf"
+    conf.write_text("[sharing]\nprojects = second\nmember_clouds = lab-second\n")
+    monkeypatch.setenv("GLANCING_CONFIG", str(conf))  # the commands run_cli starts read it
+    return Site(tmp_path, http_server(tmp_path / "www"), marketplace, pki, run_cli, lab, glance)
+
+
+def test_manager_shares_accepts_and_carries_members_to_the_next_version(site: Any, tmp_path: Path,
+                                                                        monkeypatch: Any) -> None:
+    v1 = site.publish("Shared", "1")
+    site.report(ids=[v1])
+    second_project = _second().http_client.get_project_id()
+    admin = site.lab.admin_glance()
+    [first] = site.images("Shared")
+    assert first["visibility"] == "shared" and _members(admin, first["id"]) == {second_project: "accepted"}
+    # Sharing no longer configured: the next version still reaches the projects of the one it replaces.
+    plain = tmp_path / "plain.conf"
+    plain.write_text("[sharing]\nmember_clouds = lab-second\n")
+    monkeypatch.setenv("GLANCING_CONFIG", str(plain))
+    v2 = site.publish("Shared", "2")
+    site.report(ids=[v2])
+    current = [i for i in site.images("Shared") if not i["os_hidden"]]
+    assert [i["version"] for i in current] == ["2"]
+    assert _members(admin, current[0]["id"]) == {second_project: "accepted"}
+    assert _members(admin, first["id"]) == {second_project: "accepted"}  # the backup keeps its members
+    assert current[0]["id"] in {i["id"] for i in _second().images.list(filters={"name": site.title("Shared")})}
