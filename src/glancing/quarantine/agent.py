@@ -18,8 +18,9 @@ AGENT_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/
 
 
 def _size(g, path):
+    # Symlinks are followed inside the guest's tree: a key file may be a link to another.
     try:
-        if g.is_file(path, followsymlinks=False):
+        if g.is_file(path, followsymlinks=True):
             return int(g.filesize(path))
     except RuntimeError:
         pass
