@@ -145,6 +145,12 @@ def is_current(row: Row, listed: Mapping[str, Mapping[str, Any]]) -> bool:
             and not image.get("os_hidden"))
 
 
+def rejected_digests(images: Any) -> Dict[str, str]:
+    """sha512 of the bytes as listed -> the id of the image the quarantine rejected."""
+    return {str(i[names.PROP_DIGEST_PREFIX + "sha512"]): str(i["id"]) for i in images
+            if names.TAG_REJECTED in (i.get("tags") or ()) and i.get(names.PROP_DIGEST_PREFIX + "sha512")}
+
+
 class ListCache:
     """The stored list instances, parsed once each, only when an image of them is imported."""
 
@@ -215,9 +221,14 @@ class Syncer:
     def run(self) -> SubsReport:
         rows = load_rows(self.db)
         listed = {i["id"]: i for i in self.target.managed()}
+        rejected = rejected_digests(listed.values())
         self.events.emit(ev.PROCESS_PREFIX)
         for row in rows:
-            if endorsed(row, self.now) and row.subscription not in self.failed_updates:
+            if row.sha512 and row.sha512 in rejected and endorsed(row, self.now):
+                self.report.add(SubsOutcome(row.uuid, row.subscription, "failed", title=row.title, detail=(
+                    f"image {rejected[row.sha512]} failed quarantine: not retried until the list changes it, or a "
+                    f"person runs glance_manager release {rejected[row.sha512]} --force, or reject")))
+            elif endorsed(row, self.now) and row.subscription not in self.failed_updates:
                 current = is_current(row, listed)
                 cache = self.options.cache
                 if current and (cache is None or cache.check(row.uuid, row.size, row.sha512)):
