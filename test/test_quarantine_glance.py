@@ -195,3 +195,28 @@ def test_site_script_decides(lab: Any, glance_cleanup: Any, tmp_path: Path, body
     held = [i for i in _tagged(admin, "glancing-rejected") if i.get("glancing_quarantine_name") == name]
     assert len(held) == 1 and held[0]["glancing_check_script_10_site"].startswith(verdict)
     assert _named(admin, name) == []
+
+
+def test_held_image_is_hidden_and_shared_with_the_test_project_alone_until_rejected(lab: Any) -> None:
+    import io
+
+    from glancing.targets.base import Payload, PendingMark, StageRequest
+    from labtarget import lab_target, remove
+
+    target = lab_target(lab)
+    second_id = _second_glance().http_client.get_project_id()
+    name = f"quar-held-{uuid.uuid4().hex[:8]}"
+    try:
+        staged = target.stage(StageRequest(name, "raw", "bare", PendingMark.here("glancing")),
+                              Payload(stream=io.BytesIO(b"\0" * 4096)))
+        target.hold(staged, second_id)
+        image = target.get(staged.id)
+        assert (image["visibility"], image["os_hidden"]) == ("shared", True)
+        assert "glancing-quarantine" in image["tags"] and "glancing-pending" in image["tags"]
+        assert target.member_ids(staged.id) == [second_id]
+        target.reject(staged.id, name, {"glancing_rejected_checks": "no-history"})
+        image = target.get(staged.id)
+        assert (image["visibility"], image["os_hidden"], image["glancing_quarantine_name"]) == ("private", True, name)
+        assert target.member_ids(staged.id) == []
+    finally:
+        remove(lab.admin_glance(), target.store.created)

@@ -248,8 +248,8 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
             check_stored_copy(target, target.stored(staged), flow.result, spec)
             props = image_properties(spec, options, flow.result, extra)
             verdict = _quarantine(target, staged, name, disk_format, props, spec, flow.result, options)
-            members = _members(target, old, options)
             visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
+            members = _members(target, old, options, visibility)
             target.release(staged, Release(name, visibility, props, members, options.protected))
         except QuarantineRejected:
             raise  # held hidden in quarantine for a person to look at: not discarded
@@ -288,9 +288,14 @@ def _quarantine(target: Target, staged: Staged, name: str, disk_format: str, pro
     return judge(target, held, options.quarantine)
 
 
-def _members(target: Target, old: Sequence[Mapping[str, Any]], options: ImportOptions) -> Tuple[str, ...]:
+def _members(target: Target, old: Sequence[Mapping[str, Any]], options: ImportOptions,
+             visibility: str) -> Tuple[str, ...]:
     """Who the new image is shared with: the projects asked for and those of the image it
-    replaces (a new version reaches the same users)."""
+    replaces (a new version reaches the same users). A public or community image has none."""
+    if visibility not in ("private", "shared"):
+        if options.share:
+            log.warning("a %s image has no members: not shared with %s", visibility, ", ".join(options.share))
+        return ()
     inherited: List[str] = []
     if old and old[0].get("visibility") == "shared" and hasattr(target, "member_ids"):
         inherited = target.member_ids(old[0]["id"])
