@@ -70,15 +70,13 @@ def _current(lab: Any, config: Path, tmp: Path, name: str, *extra: str) -> str:
     return [i for i in _named(lab.admin_glance(), name) if not i["os_hidden"]][0]["id"]
 
 
-def _cleanup(lab: Any, names: List[str]) -> None:
+def _cleanup(lab: Any, name: str, old_id: str) -> None:
+    """Delete what one module fixture made: its images of that name, the retired one, the held one."""
     admin = lab.admin_glance()
-    for name in names:
-        for image in _named(admin, name) + _named(admin, f"{name} (")[:0]:
-            admin.images.update(image["id"], protected=False)
-            admin.images.delete(image["id"])
-    for image in _tagged(admin, "glancing-quarantine"):
-        if any(image.get("glancing_quarantine_name", "") == n for n in names):
-            admin.images.delete(image["id"])
+    held = [i for i in _tagged(admin, "glancing-quarantine") if i.get("glancing_quarantine_name") == name]
+    for image_id in {old_id, *(i["id"] for i in _named(admin, name) + held)}:
+        admin.images.update(image_id, protected=False)
+        admin.images.delete(image_id)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +95,7 @@ def released(lab: Any, config: Path, tmp_path_factory: pytest.TempPathFactory) -
     res = _glancing(lab, config, "--json", "--quarantine", "--share", "second", "--protected", "-n", name,
                     "--property", "os_distro=debian", "--property", "os_version=12", str(image))
     yield Run(name, old_id, res)
-    _cleanup(lab, [name])
+    _cleanup(lab, name, old_id)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +109,7 @@ def rejected(lab: Any, config: Path, tmp_path_factory: pytest.TempPathFactory) -
     image = qcow2_of(tree, tmp / "dirty.qcow2")
     res = _glancing(lab, config, "--quarantine", "--share", "second", "-n", name, str(image))
     yield Run(name, old_id, res)
-    _cleanup(lab, [name])
+    _cleanup(lab, name, old_id)
 
 
 def test_clean_image_passes_and_is_released_shared_and_accepted(lab: Any, released: Run) -> None:
