@@ -139,3 +139,18 @@ def test_manager_shares_accepts_and_carries_members_to_the_next_version(site: An
     assert _members(admin, current[0]["id"]) == {second_project: "accepted"}
     assert _members(admin, first["id"]) == {second_project: "accepted"}  # the backup keeps its members
     assert current[0]["id"] in {i["id"] for i in _second().images.list(filters={"name": site.title("Shared")})}
+
+
+def test_vmcatcher_event_vo_is_shared_through_the_vo_map(lab: Any, run_cli: Any, glance: Any, glance_cleanup: Any,
+                                                        tmp_path: Path, config: Path) -> None:
+    from test_vmcatcher_event_glance import Cache
+
+    cache = Cache(tmp_path, run_cli, glance)
+    ident = str(uuid.uuid4())
+    env = {**cache.image(ident, "1", "vo"), "VMCATCHER_EVENT_VO": "testvo", "GLANCING_CONFIG": str(config)}
+    out = cache.event(env)
+    assert out["action"] == "imported", out
+    [image] = cache.images(ident)
+    second_project = _second().http_client.get_project_id()
+    assert image["visibility"] == "shared" and image["vmcatcher_event_vo"] == "testvo"
+    assert _members(lab.admin_glance(), image["id"]) == {second_project: "accepted"}

@@ -81,7 +81,7 @@ class ImportOptions:
     share: Tuple[str, ...] = ()  # project ids
     protected: bool = False
     # Resolves the projects an image is shared with (names, the VO map) and accepts their
-    # memberships after the release: ``members_for(target, spec)``, ``test_project(target, name)``,
+    # memberships after the release: ``members_for(target, properties)``, ``test_project(target, name)``,
     # ``accept(target, image_id, members)`` (see cli.gating.Sharing).
     sharing: Any = None
 
@@ -235,7 +235,7 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
     if options.quarantine is not None and not hasattr(target, "hold"):
         raise UsageError("this target cannot hold images in quarantine")
     old = list(replace) if replace is not None else target.current(name)
-    options = _resolved(target, spec, options)  # an unknown project fails now, before the upload
+    options = _resolved(target, {**spec.properties, **extra}, options)  # unknown projects fail before the upload
     request = StageRequest(name, disk_format, options.container_format, PendingMark.here(options.pending_owner))
     # Dead runs' leftovers are looked for while this upload runs: no time added to the import.
     sweeper = threading.Thread(target=clean_leftovers, name="glancing-leftovers", daemon=True,
@@ -269,11 +269,11 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
     return result
 
 
-def _resolved(target: Target, spec: ImageSpec, options: ImportOptions) -> ImportOptions:
-    """The options with the sharing policy's projects and test project as ids."""
+def _resolved(target: Target, properties: Mapping[str, str], options: ImportOptions) -> ImportOptions:
+    """The options with the sharing policy's projects (the record's VO's too) and test project as ids."""
     if options.sharing is None:
         return options
-    share = tuple(dict.fromkeys([*options.share, *options.sharing.members_for(target, spec)]))
+    share = tuple(dict.fromkeys([*options.share, *options.sharing.members_for(target, properties)]))
     quarantine = options.quarantine
     if quarantine is not None and quarantine.test_project:
         quarantine = _dc_replace(quarantine, test_project=options.sharing.test_project(target, quarantine.test_project))

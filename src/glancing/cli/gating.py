@@ -95,8 +95,9 @@ class Sharing:
                 self._resolver = Resolver(self._members, keystone_lookup(session) if session is not None else None)
             return self._resolver
 
-    def members_for(self, target: Any, spec: Any) -> Tuple[str, ...]:
-        vo = self.vo or spec.properties.get("vmcatcher_event_vo")
+    def members_for(self, target: Any, properties: Mapping[str, str]) -> Tuple[str, ...]:
+        """The projects to share with, as ids; ``properties``: the record's (its VO)."""
+        vo = self.vo or properties.get("vmcatcher_event_vo")
         wanted = [*self.names, *vo_projects(self.vo_map, vo)]
         if vo and self.vo_map and not vo_projects(self.vo_map, vo):
             log.info("VO %s is not in the VO map: shared with no VO project", vo)
