@@ -154,3 +154,20 @@ def test_vmcatcher_event_vo_is_shared_through_the_vo_map(lab: Any, run_cli: Any,
     second_project = _second().http_client.get_project_id()
     assert image["visibility"] == "shared" and image["vmcatcher_event_vo"] == "testvo"
     assert _members(lab.admin_glance(), image["id"]) == {second_project: "accepted"}
+
+
+def test_admin_resolves_names_through_keystone_and_accepts_itself(lab: Any, glance_cleanup: Any,
+                                                                  tmp_path: Path) -> None:
+    conf = tmp_path / "glancing.conf"
+    conf.write_text("")
+    name = f"share-admin-{uuid.uuid4().hex[:8]}"
+    env_cloud = ["--os-cloud", "lab-admin"]
+    res = subprocess.run([str(BIN / "glancing"), *env_cloud, "--json", "-n", name, "--share", "second",
+                          str(_disk(tmp_path, "1M"))], capture_output=True, text=True, timeout=300,
+                         env={**{k: v for k, v in os.environ.items() if not k.startswith("OS_")},
+                              "OS_CLIENT_CONFIG_FILE": lab.env["OS_CLIENT_CONFIG_FILE"], "GLANCING_CONFIG": str(conf)})
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    second_project = _second().http_client.get_project_id()
+    assert out["members"] == [second_project] and out["acceptance"] == {second_project: "accepted"}
+    assert out["image_id"] in {i["id"] for i in _second().images.list(filters={"name": name})}

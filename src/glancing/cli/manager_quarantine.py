@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from typing import Any, Callable
 
 from glancing import errors
-from glancing.cli import common, options
+from glancing.cli import common, gating, options
 from glancing.errors import UsageError
 from glancing.manager import quarantine
 from glancing.manager.lock import RunLock, default_lock_path
@@ -79,9 +80,5 @@ def reject_arguments(p: argparse.ArgumentParser) -> None:
 def gates(settings: Any, dry_run: bool) -> dict:
     """The quarantine, sharing and protection a sync's imports get ([quarantine], [sharing],
     [glance] protected)."""
-    import os
-
-    from glancing.cli import gating
-
     return {"quarantine": gating.quarantine_policy(settings, os.environ, settings.get("fetch", "tmp_dir"), dry_run),
             "sharing": gating.Sharing(settings), "protected": settings.get("glance", "protected")}
