@@ -102,14 +102,22 @@ def _run(argv: Sequence[str], env: Mapping[str, str], timeout: float) -> Tuple[i
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        # The appliance's qemu is in the agent's process group: kill them all.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.communicate()
+        _kill_group(proc)
         raise InspectionFailed(f"the inspection ran longer than {timeout:g} s and was stopped") from None
+    except BaseException:
+        _kill_group(proc)  # interrupted: the appliance must not outlive the run
+        raise
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    # The agent runs in its own session; libguestfs' recovery process kills the appliance's qemu
+    # once the agent is gone.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.communicate()
 
 
 def _attempts(tcg: str) -> List[bool]:

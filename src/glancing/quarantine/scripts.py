@@ -65,14 +65,13 @@ def run_script(script: Path, context: ScriptContext, timeout: float, base_env: M
         except OSError as e:
             return Outcome(name, Status.FAIL, f"cannot run {script}: {e.strerror or e}")
         try:
-            code = proc.wait(timeout=timeout)
+            code: Optional[int] = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            proc.wait()
+            _kill_group(proc)
             code = None
+        except BaseException:
+            _kill_group(proc)  # interrupted: the script and what it started must not outlive the run
+            raise
         output.seek(0)
         said = _tail(output.read())
     if code is None:
@@ -80,6 +79,14 @@ def run_script(script: Path, context: ScriptContext, timeout: float, base_env: M
     if code != 0:
         return Outcome(name, Status.FAIL, f"exit status {code}. {said}".strip())
     return Outcome(name, Status.PASS, said)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
 
 
 def run_scripts(directory: Optional[str], context: ScriptContext, timeout: float,
