@@ -111,8 +111,7 @@ def _run(argv: Sequence[str], env: Mapping[str, str], timeout: float) -> Tuple[i
 
 
 def _kill_group(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    # The agent runs in its own session; libguestfs' recovery process kills the appliance's qemu
-    # once the agent is gone.
+    # The appliance's qemu runs in the agent's process group (its own session): killed with it.
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
