@@ -78,3 +78,27 @@ def test_subscribed_images_pass_or_stay_rejected(world) -> None:
     assert [(o.uuid, o.action) for o in second.outcomes] == [(bad["id"], "failed")]
     assert f"image {rejected[0]['id']} failed quarantine: not retried" in second.outcomes[0].detail
     assert len(server.requests) == gets and len((tmp / "seen").read_text().split()) == 2
+
+
+def test_vmcatcher_event_rejected_then_not_imported_again(tmp_path: Path, run_cli, lab, glance, glance_cleanup) -> None:
+    from test_vmcatcher_event_glance import Cache as VmcatcherCache
+
+    checks = tmp_path / "checks.d"
+    checks.mkdir()
+    (checks / "10-no").write_text(f'#!/bin/sh\necho "$1" >> {tmp_path / "seen"}\nexit 1\n')
+    (checks / "10-no").chmod(0o755)
+    conf = tmp_path / "glancing.conf"
+    conf.write_text(f"[quarantine]\nenabled = yes\nchecks = none\nscripts = {checks}\n")
+    cache = VmcatcherCache(tmp_path, run_cli, glance)
+    ident = str(uuid.uuid4())
+    env = {**cache.image(ident, "1", "held"), "GLANCING_CONFIG": str(conf)}
+    first = cache.event(env, code=1)
+    assert "stays in quarantine: failed script:10-no" in first["stderr"]
+    # The script read vmcatcher's cache file itself.
+    assert (tmp_path / "seen").read_text().split() == [str(cache.dir / ident)]
+    [held] = cache.images(ident)
+    assert names.TAG_REJECTED in held["tags"] and held["os_hidden"]
+    second = cache.event(env, code=1)
+    assert f"image {held['id']} with these bytes failed quarantine: not imported again" in second["stderr"]
+    assert [i["id"] for i in cache.images(ident)] == [held["id"]]
+    assert len((tmp_path / "seen").read_text().split()) == 1

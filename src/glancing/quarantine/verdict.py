@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from glancing.errors import VerificationError
 from glancing.quarantine.checks import Outcome, Status
@@ -55,6 +55,13 @@ def trim(text: str, limit: int = DETAIL_MAX) -> str:
     return line if len(line) <= limit else line[:limit - 1] + "\u2026"
 
 
+def rejected_digests(images: Iterable[Mapping[str, Any]]) -> Dict[str, str]:
+    """sha512 of the bytes as given (a list's or an event's) -> the id of the image the
+    quarantine rejected with those bytes: what is not imported again until a person decides."""
+    return {str(i[names.PROP_DIGEST_PREFIX + "sha512"]): str(i["id"]) for i in images
+            if names.TAG_REJECTED in (i.get("tags") or ()) and i.get(names.PROP_DIGEST_PREFIX + "sha512")}
+
+
 class QuarantineRejected(VerificationError):
     """An image failed the site's checks: it stays hidden in quarantine (exit 1)."""
 
@@ -64,4 +71,4 @@ class QuarantineRejected(VerificationError):
         self.verdict = verdict
 
 
-__all__ = ["QuarantineRejected", "Verdict", "trim"]
+__all__ = ["QuarantineRejected", "Verdict", "rejected_digests", "trim"]

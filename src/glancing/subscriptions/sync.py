@@ -23,6 +23,7 @@ from glancing import errors
 from glancing.errors import GlancingError
 from glancing.model import ImageSpec, Origin
 from glancing.pipeline import ImportOptions, import_image
+from glancing.quarantine.verdict import rejected_digests
 from glancing.retry import RetryPolicy
 from glancing.subscriptions import events as ev
 from glancing.subscriptions.expire import ExpiryOutcome, expire_due, gone_images
@@ -143,12 +144,6 @@ def is_current(row: Row, listed: Mapping[str, Mapping[str, Any]]) -> bool:
     tags = image.get("tags") or ()
     return (image.get("status") == "active" and names.TAG_EXPIRED not in tags and names.TAG_BACKUP not in tags
             and not image.get("os_hidden"))
-
-
-def rejected_digests(images: Any) -> Dict[str, str]:
-    """sha512 of the bytes as listed -> the id of the image the quarantine rejected."""
-    return {str(i[names.PROP_DIGEST_PREFIX + "sha512"]): str(i["id"]) for i in images
-            if names.TAG_REJECTED in (i.get("tags") or ()) and i.get(names.PROP_DIGEST_PREFIX + "sha512")}
 
 
 class ListCache:
