@@ -13,7 +13,11 @@ CONSTRAINTS := test/lab/constraints.txt
 LAB := $(PYTHON) test/lab/lab.py
 PYTEST_ARGS ?=
 # Debian package -> the command it provides; installed only when the command is missing.
-DEB_TOOLS := qemu-utils:qemu-img openssl:openssl xmlsec1:xmlsec1 openssh-server:sshd
+DEB_TOOLS := qemu-utils:qemu-img openssl:openssl xmlsec1:xmlsec1 openssh-server:sshd e2fsprogs:mkfs.ext4 \
+             libguestfs-tools:guestfish
+# Packages that install no command: package:file (the quarantine's inspection; libguestfs needs a
+# kernel for its appliance).
+DEB_FILES := python3-guestfs:/usr/lib/python3/dist-packages/guestfs.py linux-image-amd64:/boot/vmlinuz-*
 
 .PHONY: help venv deps lab-install lab-up lab-down lab-status test unit demo bench clean distclean
 
@@ -37,6 +41,9 @@ deps:
 	missing=""; \
 	for pair in $(DEB_TOOLS); do \
 	  command -v "$${pair#*:}" >/dev/null || missing="$$missing $${pair%%:*}"; \
+	done; \
+	for pair in $(DEB_FILES); do \
+	  ls $${pair#*:} >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to apt-get install$$missing" >&2; exit 1; fi; \

@@ -25,7 +25,8 @@ import tempfile
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from dataclasses import replace as _dc_replace
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import requests
 
@@ -34,6 +35,8 @@ from glancing.dataflow import DataFlow, FlowOptions, FlowResult
 from glancing.errors import DigestMismatch, FormatMismatch, GlanceError, GlancingError, ServerDigestMismatch, UsageError
 from glancing.fetch import HttpSettings, local_path, new_session, open_first
 from glancing.model import ImageSpec, Origin
+from glancing.quarantine.gate import Held, QuarantinePolicy, judge, local_copy
+from glancing.quarantine.verdict import QuarantineRejected, Verdict
 from glancing.retire import backup as _backup
 from glancing.targets import names
 from glancing.targets.base import (LeftoverPolicy, Limits, Payload, PayloadKind, PendingMark, Release, Staged,
@@ -72,6 +75,15 @@ class ImportOptions:
     stale_upload_after: _dt.timedelta = _dt.timedelta(days=1)
     http: HttpSettings = HttpSettings()
     progress: Optional[Callable[[int, Optional[int]], None]] = None
+    # Issue 14: the checks an image must pass before release (None: released at once), the
+    # projects it is shared with (ids), Glance's protected flag on release.
+    quarantine: Optional[QuarantinePolicy] = None
+    share: Tuple[str, ...] = ()  # project ids
+    protected: bool = False
+    # Resolves the projects an image is shared with (names, the VO map) and accepts their
+    # memberships after the release: ``members_for(target, properties)``, ``test_project(target, name)``,
+    # ``accept(target, image_id, members)`` (see cli.gating.Sharing).
+    sharing: Any = None
 
 
 @dataclass
@@ -90,9 +102,12 @@ class ImportResult:
     visibility: Optional[str] = None
     retired: List[Dict[str, str]] = field(default_factory=list)
     backups: List[str] = field(default_factory=list)
+    members: List[str] = field(default_factory=list)
+    checks: Optional[Dict[str, Any]] = None  # the quarantine's verdict when there was one
+    acceptance: Dict[str, str] = field(default_factory=dict)  # member -> accepted, or why not
 
     def as_json(self) -> Dict[str, Any]:
-        return {
+        return {"members": self.members, "acceptance": self.acceptance, "checks": self.checks,
             "status": "dry-run" if self.dry_run else "imported",
             "image_id": self.image_id, "name": self.name, "source": self.source,
             "disk_format": self.disk_format, "container_format": self.container_format,
@@ -214,7 +229,10 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
              extra: Mapping[str, str]) -> ImportResult:
     if options.backup_dir:
         _backup.prepare_dir(options.backup_dir)  # a bad -b fails now, before anything changes
+    if options.quarantine is not None and not hasattr(target, "hold"):
+        raise UsageError("this target cannot hold images in quarantine")
     old = list(replace) if replace is not None else target.current(name)
+    options = _resolved(target, {**spec.properties, **extra}, options)  # unknown projects fail before the upload
     request = StageRequest(name, disk_format, options.container_format, PendingMark.here(options.pending_owner))
     # Dead runs' leftovers are looked for while this upload runs: no time added to the import.
     sweeper = threading.Thread(target=clean_leftovers, name="glancing-leftovers", daemon=True,
@@ -226,19 +244,60 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
             _stage_by_reference(target, request, flow, options)
         try:
             check_stored_copy(target, target.stored(staged), flow.result, spec)
+            props = image_properties(spec, options, flow.result, extra)
+            verdict = _quarantine(target, staged, name, disk_format, props, spec, flow.result, options)
             visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
-            target.release(staged, Release(name, visibility, image_properties(spec, options, flow.result, extra)))
+            members = _members(target, old, options, visibility)
+            target.release(staged, Release(name, visibility, props, members, options.protected))
+        except QuarantineRejected:
+            raise  # held hidden in quarantine for a person to look at: not discarded
         except BaseException:
             target.discard(staged.id)
             raise
         result = _result(name, spec, disk_format, options, flow.result, dry_run=False)
         result.image_id, result.visibility = staged.id, visibility
+        result.members, result.checks = list(members), verdict.to_json() if verdict else None
+        if members and options.sharing is not None:
+            result.acceptance = options.sharing.accept(target, staged.id, members)
         log.info("published %s as %s (%s, %d bytes)", name, staged.id, disk_format, result.size)
         _retire_all(target, old, staged.id, options, result)
     finally:
         if sweeper.is_alive():
             sweeper.join()
     return result
+
+
+def _resolved(target: Target, properties: Mapping[str, str], options: ImportOptions) -> ImportOptions:
+    """The options with the sharing policy's projects (the record's VO's too) and test project as ids."""
+    if options.sharing is None:
+        return options
+    share = tuple(dict.fromkeys([*options.share, *options.sharing.members_for(target, properties)]))
+    quarantine = options.quarantine
+    if quarantine is not None and quarantine.test_project:
+        quarantine = _dc_replace(quarantine, test_project=options.sharing.test_project(target, quarantine.test_project))
+    return _dc_replace(options, share=share, quarantine=quarantine)
+
+
+def _quarantine(target: Target, staged: Staged, name: str, disk_format: str, props: Mapping[str, str],
+                spec: ImageSpec, flow: FlowResult, options: ImportOptions) -> Optional[Verdict]:
+    if options.quarantine is None:
+        return None
+    held = Held(staged.id, name, disk_format, props, local_copy(spec, flow))
+    return judge(target, held, options.quarantine)
+
+
+def _members(target: Target, old: Sequence[Mapping[str, Any]], options: ImportOptions,
+             visibility: str) -> Tuple[str, ...]:
+    """Who the new image is shared with: the projects asked for and those of the image it
+    replaces (a new version reaches the same users). A public or community image has none."""
+    if visibility not in ("private", "shared"):
+        if options.share:
+            log.warning("a %s image has no members: not shared with %s", visibility, ", ".join(options.share))
+        return ()
+    inherited: List[str] = []
+    if old and old[0].get("visibility") == "shared" and hasattr(target, "member_ids"):
+        inherited = target.member_ids(old[0]["id"])
+    return tuple(dict.fromkeys([*options.share, *inherited]))
 
 
 def _stage(target: Target, request: StageRequest, flow: DataFlow) -> Staged:

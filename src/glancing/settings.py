@@ -104,6 +104,11 @@ def read_one_auth(path: str) -> str:
     return line
 
 
+def _words(value: str) -> Tuple[str, ...]:
+    """A list: words separated by commas or blanks."""
+    return tuple(w for w in value.replace(",", " ").split() if w)
+
+
 @dataclass(frozen=True)
 class Key:
     """One setting: ``[section] name``, how its text is parsed, its default and its meaning."""
@@ -201,9 +206,24 @@ KEYS: Tuple[Key, ...] = (
     Key("opennebula", "ready_timeout", _number, 10800.0, "seconds a registered image may take to become READY"),
     Key("opennebula", "poll", _number, 1.0, "first pause (s) between image state polls; doubles, max 60 s"),
     Key("opennebula", "template", _flag, False, "also make a VM template per image, replaced with it"),
+    Key("glance", "protected", _flag, False, "set Glance's protected flag on a released image (--protected)"),
+    Key("quarantine", "enabled", _flag, False, "hold a verified image hidden until the checks pass (--quarantine)"),
+    Key("quarantine", "test_project", _text, None, "the one project a held image is shared with (name or id)"),
+    Key("quarantine", "checks", _words, ("all",), "built-in checks run on a held image: names, all or none"),
+    Key("quarantine", "scripts", _path, None, "directory of site check scripts (each executable: exit 0 passes)"),
+    Key("quarantine", "script_timeout", _number, 600.0, "seconds a site script may run before its process group is killed"),
+    Key("quarantine", "agents", _words, ("cloud-init",), "contextualisation agents the cloud-init check accepts"),
+    Key("quarantine", "tcg", _choice("auto", "yes", "no"), "auto",
+        "libguestfs software emulation: auto (when KVM is unusable or fails), yes, no"),
+    Key("quarantine", "inspect_timeout", _number, 900.0, "seconds one libguestfs inspection may take"),
+    Key("quarantine", "python", _path, "/usr/bin/python3", "the python3 that has the guestfs binding (python3-guestfs)"),
+    Key("sharing", "projects", _words, (), "projects (names or ids) a released image is shared with (--share)"),
+    Key("sharing", "vo_map", _path, None, "JSON object: VO name -> project or list of projects (ad:vo sharing)"),
+    Key("sharing", "member_clouds", _words, (),
+        "clouds.yaml entries of member projects, used to accept their memberships"),
 )
 # Accepted in config files so a site can prepare them; their keys come with the issues that use them.
-RESERVED_SECTIONS = ("quarantine", "sharing")
+RESERVED_SECTIONS: Tuple[str, ...] = ()
 _BY_NAME: Dict[Tuple[str, str], Key] = {(k.section, k.name): k for k in KEYS}
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import logging
+import os
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from glancing import __version__, errors
-from glancing.cli import common, options
+from glancing.cli import common, gating, options
 from glancing.errors import UsageError
 from glancing.model import ImageSpec
 from glancing.pipeline import ImportOptions, ImportResult, import_image
@@ -92,6 +93,7 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
                      help="visibility ([glance] visibility; default: that of the image replaced, else private)")
     img.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
                      help="extra image property (repeatable)")
+    gating.add_options(p)
     options.add_record_options(p)
     options.add_fetch_options(p)
     options.add_trust_options(p)
@@ -143,8 +145,8 @@ def inline_digests(args: argparse.Namespace) -> Dict[str, str]:
 
 
 def _options(args: argparse.Namespace, settings: Settings, properties: Dict[str, str],
-             progress: Optional[common.Progress]) -> ImportOptions:
-    return ImportOptions(
+             progress: Optional[common.Progress], **gates: Any) -> ImportOptions:
+    return ImportOptions(**gates,
         name=args.name, dry_run=args.dry_run, force=args.force, check_digests=not args.no_checksum,
         keep_temps=args.keep_temps, tmp_dir=settings.get("fetch", "tmp_dir"),
         backup_dir=settings.get("glance", "backup_dir"),
@@ -169,6 +171,8 @@ def _report(result: ImportResult, as_json: bool, quiet: bool) -> None:
           f"verified: {checked}")
     for old in result.retired:
         print(f"retired {old['id']} ({old['name']}) as a hidden backup")
+    for project in result.members:
+        print(f"shared with {project}: {result.acceptance.get(project, 'membership pending')}")
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -182,12 +186,15 @@ def _import(args: argparse.Namespace) -> int:
     spec: ImageSpec = resolve(args.source, options.source_settings(args, settings, lazy=True))
     spec = _merge(spec, expected_from_sums(args.sums_files, file_name(spec.source), options.http_settings(settings),
                                            known=inline))
+    quarantine = gating.quarantine_policy(settings, os.environ, settings.get("fetch", "tmp_dir"), args.dry_run)
+    sharing = gating.Sharing(settings, args.share, properties.get("vmcatcher_event_vo"))
     target = None
     if not args.dry_run:
         target = options.connect_target(args, settings)
     progress = common.Progress() if common.want_progress(args) else None
+    gates = {"quarantine": quarantine, "sharing": sharing, "protected": settings.get("glance", "protected")}
     try:
-        result = import_image(spec, _options(args, settings, properties, progress), target)
+        result = import_image(spec, _options(args, settings, properties, progress, **gates), target)
     finally:
         if progress:
             progress.finish()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from glancing import __version__, errors
-from glancing.cli import common, manager_sync, manager_vmcatcher, options
+from glancing.cli import common, manager_quarantine, manager_sync, manager_vmcatcher, options
 from glancing.cli import manager_subs as subs
 from glancing.manager import service
 from glancing.manager.lock import default_lock_path
@@ -39,6 +39,8 @@ Keep the images of marketplace ID lists current in OpenStack Glance (run it from
   glance_manager sync [--cache-dir DIR]  update, import the selected images, expire the unendorsed,
                                          fire the events; then the -l lists (the cron job)
   glance_manager events [--replay]       the event handler runs that failed, run again
+  glance_manager quarantine              the images held or rejected by the quarantine checks
+  glance_manager release ID [--force]    publish a quarantined image; reject ID: refuse it for good
 
 Each listed ID's record is fetched and checked exactly as `glancing ID` does. An appliance is
 its Glance name (the record title). Present with this ID and digest: nothing to do. A newer
@@ -161,7 +163,8 @@ def _sync(args: argparse.Namespace) -> int:
     sync_options = SyncOptions(dry_run=args.dry_run, keep=settings.get("manager", "keep"),
                                on_expire=settings.get("manager", "on_expire"),
                                jobs=settings.get("manager", "jobs"),
-                               import_options=ImportOptions(http=options.http_settings(settings)),
+                               import_options=ImportOptions(http=options.http_settings(settings),
+                                                            **manager_quarantine.gates(settings, args.dry_run)),
                                image_retry=RetryPolicy(retries=settings.get("manager", "image_retries"),
                                                        backoff=settings.get("manager", "image_backoff")))
     request = service.SyncRequest(
@@ -205,6 +208,11 @@ COMMANDS: Dict[str, Command] = {c.name: c for c in (
     Command("status", _status, "the managed images: appliance, version, mpid, state, age"),
     Command("rollback", _rollback, "make the newest backup of APPLIANCE current again",
             _rollback_arguments, "APPLIANCE"),
+    Command("quarantine", manager_quarantine.list_command, "the images the quarantine holds or rejected"),
+    Command("release", manager_quarantine.release_command, "publish a quarantined image (--force: a rejected one)",
+            manager_quarantine.release_arguments, "ID [--force]", manager_quarantine.RELEASE_HELP),
+    Command("reject", manager_quarantine.reject_command, "reject a quarantined image for good",
+            manager_quarantine.reject_arguments, "ID", manager_quarantine.REJECT_HELP),
     Command("subscribe", subs.subscribe, "fetch and verify a HEPiX image list now and follow it",
             subs.subscribe_arguments, "URL [--endorser DN [--ca DN]] [--auto-endorse] "
             "[--new-images accept|subscribe|refuse] [--user U --password-file F]", subs.SUBSCRIBE_HELP),

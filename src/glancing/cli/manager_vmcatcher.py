@@ -33,7 +33,9 @@ def handler_options(args: argparse.Namespace, settings: Settings) -> Any:
     from glancing.subscriptions.vmcatcher import HandlerOptions, read_mapping
 
     mapping = read_mapping(args.mapping) if getattr(args, "mapping", None) else {}
-    return HandlerOptions(ImportOptions(http=options.http_settings(settings)),
+    from glancing.cli.manager_quarantine import gates
+
+    return HandlerOptions(ImportOptions(http=options.http_settings(settings), **gates(settings, False)),
                           settings.get("manager", "on_expire"), mapping)
 
 

@@ -25,6 +25,7 @@ OPTION_KEYS: Dict[str, str] = {
     "at_signing_time": "trust.at_signing_time", "url": "sources.marketplace_url",
     "ca_file": "fetch.ca_file", "keep": "manager.keep", "jobs": "manager.jobs", "lock": "manager.lock",
     "metrics_file": "manager.metrics", "db": "manager.database", "target": "target.kind",
+    "quarantine": "quarantine.enabled", "protected": "glance.protected",
 }
 
 

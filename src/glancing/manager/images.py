@@ -134,8 +134,14 @@ class Snapshot:
     def __init__(self, images: Iterable[ManagedImage]) -> None:
         # An unpublished upload has a temporary name and no record properties: never an appliance's;
         # an expired image is no longer any appliance's either (a re-listed ID is imported anew).
+        # A quarantined image (held or rejected) is no appliance's either; a rejected one is kept
+        # aside: its record is not imported again until a person decides (see rejected_for).
+        images = tuple(images)
+        self.rejected: Tuple[ManagedImage, ...] = tuple(i for i in images if i.managed
+                                                        and names.TAG_REJECTED in i.tags)
         self.images: Tuple[ManagedImage, ...] = tuple(i for i in images if i.managed and not i.unpublished
-                                                      and names.TAG_EXPIRED not in i.tags)
+                                                      and names.TAG_EXPIRED not in i.tags
+                                                      and names.TAG_QUARANTINE not in i.tags)
         groups: Dict[str, Tuple[List[ManagedImage], List[ManagedImage]]] = {}
         for image in self.images:
             current, backups = groups.setdefault(image.appliance, ([], []))
@@ -152,6 +158,15 @@ class Snapshot:
     def appliances(self) -> List[Appliance]:
         """Every managed appliance, by name."""
         return [self._appliances[n] for n in sorted(self._appliances)]
+
+    def rejected_for(self, mpid: Optional[str], digests: Mapping[str, str]) -> Optional[ManagedImage]:
+        """The rejected image of the same record (marketplace ID) or the same stored bytes."""
+        for image in self.rejected:
+            if mpid and image.mpid == mpid:
+                return image
+            if image.os_hash_algo and image.os_hash_value and digests.get(image.os_hash_algo) == image.os_hash_value:
+                return image
+        return None
 
     def with_mpid(self, mpid: str) -> List[ManagedImage]:
         """The managed images carrying marketplace ID ``mpid``, oldest first."""

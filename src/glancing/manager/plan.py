@@ -198,6 +198,12 @@ def plan_image(candidate: Candidate, snapshot: Snapshot, unmanaged: Sequence[Man
     ``unmanaged`` holds the images without the ``glancing`` tag that the store found with the
     record's digest; one of them is adopted only when a strong digest (not md5/sha1) matches.
     """
+    rejected = snapshot.rejected_for(candidate.mpid, candidate.digests)
+    if rejected is not None:
+        failed = rejected.properties.get(names.PROP_REJECTED_CHECKS) or "checks"
+        return Decision(Action.REFUSE, candidate, (
+            f"image {rejected.id} of this record failed quarantine ({failed}): not retried until the record "
+            f"changes, or a person runs glance_manager release {rejected.id} --force, or reject {rejected.id}"))
     same = snapshot.with_mpid(candidate.mpid)
     currents = [i for i in same if not i.is_backup]
     if currents:

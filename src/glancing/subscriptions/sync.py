@@ -23,6 +23,7 @@ from glancing import errors
 from glancing.errors import GlancingError
 from glancing.model import ImageSpec, Origin
 from glancing.pipeline import ImportOptions, import_image
+from glancing.quarantine.verdict import rejected_digests
 from glancing.retry import RetryPolicy
 from glancing.subscriptions import events as ev
 from glancing.subscriptions.expire import ExpiryOutcome, expire_due, gone_images
@@ -215,9 +216,14 @@ class Syncer:
     def run(self) -> SubsReport:
         rows = load_rows(self.db)
         listed = {i["id"]: i for i in self.target.managed()}
+        rejected = rejected_digests(listed.values())
         self.events.emit(ev.PROCESS_PREFIX)
         for row in rows:
-            if endorsed(row, self.now) and row.subscription not in self.failed_updates:
+            if row.sha512 and row.sha512 in rejected and endorsed(row, self.now):
+                self.report.add(SubsOutcome(row.uuid, row.subscription, "failed", title=row.title, detail=(
+                    f"image {rejected[row.sha512]} failed quarantine: not retried until the list changes it, or a "
+                    f"person runs glance_manager release {rejected[row.sha512]} --force, or reject")))
+            elif endorsed(row, self.now) and row.subscription not in self.failed_updates:
                 current = is_current(row, listed)
                 cache = self.options.cache
                 if current and (cache is None or cache.check(row.uuid, row.size, row.sha512)):

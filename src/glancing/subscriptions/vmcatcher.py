@@ -28,9 +28,10 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping
 
-from glancing.errors import GlancingError, UsageError, exit_code
+from glancing.errors import GlancingError, UsageError, VerificationError, exit_code
 from glancing.model import DigestScope, Expected, ImageSpec, Location, Origin
 from glancing.pipeline import ImportOptions, import_image
+from glancing.quarantine.verdict import rejected_digests
 from glancing.subscriptions import events as ev
 from glancing.subscriptions.expire import expire_image
 from glancing.targets import names
@@ -175,6 +176,11 @@ def _available(event: HandlerEvent, target: Target, options: HandlerOptions) -> 
     if same:
         return HandlerResult(event.type, identifier, "current", [str(i["id"]) for i in same],
                              f"{name!r} already holds these bytes")
+    if options.import_options.quarantine is not None:
+        held = rejected_digests(target.managed()).get(sha512)
+        if held:
+            raise VerificationError(f"image {held} with these bytes failed quarantine: not imported again until a "
+                                    f"person runs glance_manager release {held} --force, or reject {held}")
     opts = replace(options.import_options, name=name, pending_owner=names.OWNER_MANAGER)
     result = import_image(spec, opts, target, extra_properties=event_properties(event))
     return HandlerResult(event.type, identifier, "imported", [result.image_id], f"as {name!r}")

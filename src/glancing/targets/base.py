@@ -182,7 +182,8 @@ class Release:
     name: str
     visibility: str
     properties: Mapping[str, str] = field(default_factory=dict)
-    members: Tuple[str, ...] = ()  # projects it is shared with (a later issue)
+    members: Tuple[str, ...] = ()  # project ids it is shared with (visibility becomes shared)
+    protected: bool = False        # the target's deletion protection (Glance's protected flag)
 
 
 @dataclass(frozen=True)

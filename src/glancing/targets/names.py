@@ -12,6 +12,8 @@ TAG_MANAGED = "glancing"            # glancing made or adopted this image
 TAG_BACKUP = "glancing-backup"      # a retired previous version (hidden, still active)
 TAG_PENDING = "glancing-pending"    # an upload not yet verified and released
 TAG_EXPIRED = "glancing-expired"    # its list no longer endorses it (hidden; deactivated or deleted by policy)
+TAG_QUARANTINE = "glancing-quarantine"  # verified, held hidden until the site's checks pass
+TAG_REJECTED = "glancing-rejected"      # held in quarantine for good: a check failed
 
 # An image's record: where it came from.
 PROP_SOURCE = "source"
@@ -31,6 +33,11 @@ PROP_ROLLED_BACK = "glancing_rolled_back"  # set by a rollback: later runs must 
 PROP_EXPIRED_AT = "glancing_expired_at"    # when an expiry retired it
 PROP_SUBSCRIPTION = "glancing_subscription"  # the HEPiX subscription glance_manager imported it for
 PROP_DATABASE = "glancing_database"  # ... recorded in this database (its path): only that one expires it
+# Quarantine: the name it waits to be released under, and why it was rejected.
+PROP_QUARANTINE_NAME = "glancing_quarantine_name"
+PROP_REJECTED_CHECKS = "glancing_rejected_checks"  # the failed checks' names, comma-separated
+PROP_REJECTED_AT = "glancing_rejected_at"
+PROP_CHECK_PREFIX = "glancing_check_"              # glancing_check_<name>: a failed check's output (trimmed)
 BACKUP_PROPS = (PROP_REPLACED_BY, PROP_RETIRED_AT, PROP_ROLLED_BACK)
 
 # A staged upload's marker: which run made it, so a later run can tell a dead run's leftover

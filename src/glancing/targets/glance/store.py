@@ -115,6 +115,11 @@ class GlanceStore:
                 raise
         return self.retry.call(once, is_transient, what)
 
+    @property
+    def session(self) -> Any:
+        """The keystoneauth1 session behind the client (None for a bare endpoint and token)."""
+        return getattr(self._http, "session", None)
+
     def project_id(self) -> Optional[str]:
         """The Keystone project this client works for; None without one (a bare token)."""
         getter = getattr(self._http, "get_project_id", None)
@@ -234,3 +239,32 @@ class GlanceStore:
             raise GlanceError(f"image {image_id} has no data to download")
         with _calling(f"download image {image_id}"):
             yield from body
+
+
+class MemberStore:
+    """An image's members (the projects it is shared with), over a GlanceStore's client."""
+
+    def __init__(self, store: GlanceStore) -> None:
+        self.store = store
+
+    def list(self, image_id: str) -> List[Dict[str, Any]]:
+        body = self.store._call(f"list the members of {image_id}",
+                                lambda: self.store._http.get(f"/v2/images/{image_id}/members")[1])
+        return [dict(m) for m in (body or {}).get("members", [])]
+
+    def add(self, image_id: str, project: str) -> None:
+        """Add ``project``; one already a member is fine (409)."""
+        try:
+            with _calling(f"share {image_id} with {project}"):
+                self.store._http.post(f"/v2/images/{image_id}/members", data={"member": project})
+        except GlanceError as e:
+            if status_of(e) != 409:
+                raise
+
+    def remove(self, image_id: str, project: str) -> None:
+        self.store._call(f"unshare {image_id} from {project}", gone_is_done=True, call=lambda: self.store._http.delete(
+            f"/v2/images/{image_id}/members/{project}"))
+
+    def set_status(self, image_id: str, project: str, status: str) -> None:
+        self.store._call(f"{status} membership of {project} in {image_id}", lambda: self.store._http.put(
+            f"/v2/images/{image_id}/members/{project}", data={"status": status}))

@@ -12,7 +12,7 @@ import datetime as _dt
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from glancing.errors import GlanceError, UsageError
 from glancing.retire.naming import backup_name
@@ -20,7 +20,7 @@ from glancing.retry import RetryPolicy
 from glancing.targets import names
 from glancing.targets.base import (Image, LeftoverPolicy, Limits, Payload, PayloadKind, Release, Staged,
                                    StageRequest, StoredCopy, UploadInterrupted, judge_leftover)
-from glancing.targets.glance.store import GlanceStore, is_transient
+from glancing.targets.glance.store import GlanceStore, MemberStore, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class GlanceTarget:
     def __init__(self, store: GlanceStore, project: Optional[str] = None,
                  discard_retry: RetryPolicy = GlanceSettings().discard_policy()) -> None:
         self.store, self.project, self.discard_retry = store, project, discard_retry
+        self.members = MemberStore(store)
+        self._holding: Set[str] = set()  # the uploads this process holds in quarantine
 
     def _mine(self) -> Dict[str, Any]:
         # Without it a listing also returns other projects' public, shared and community images,
@@ -114,19 +116,68 @@ class GlanceTarget:
         return self.store.download(image_id)
 
     def release(self, staged: Staged, release: Release) -> Image:
-        if release.members:
-            raise UsageError("sharing an image with other projects is not supported yet")
         self.limits.check_name(release.name)
-        return self.store.update(staged.id, remove=names.PENDING_PROPS, tags=[names.TAG_MANAGED],
-                                 name=release.name, visibility=release.visibility, os_hidden=False,
-                                 **self.limits.fit(release.properties))
+        return self._release(staged, release, names.PENDING_PROPS,
+                             self.member_ids(staged.id) if staged.id in self._holding else [])
+
+    def release_rejected(self, image_id: str, release: Release) -> Image:
+        """Release an image its checks rejected (a person's decision): no longer pending, and
+        shared with no one yet."""
+        now = self.store.get(image_id)
+        return self._release(Staged(image_id, str(now.get("name") or "")), release,
+                             [p for p in names.PENDING_PROPS if p in now], [])
+
+    def _release(self, staged: Staged, release: Release, pending: Sequence[str], held: Sequence[str]) -> Image:
+        visibility = "shared" if release.members and release.visibility == "private" else release.visibility
+        image = self.store.update(staged.id, remove=pending, tags=[names.TAG_MANAGED],
+                                  name=release.name, visibility=visibility, os_hidden=False,
+                                  protected=release.protected, **self.limits.fit(release.properties))
+        for project in release.members:
+            self.members.add(staged.id, project)
+        for project in held:  # the quarantine's test project, unless it is a member by choice
+            if project not in release.members:
+                self.members.remove(staged.id, project)
+        return image
+
+    def hold(self, staged: Staged, test_project: Optional[str] = None) -> None:
+        """Keep a staged upload in quarantine: still hidden, tagged, shared with no one but
+        ``test_project`` (then its visibility is ``shared``, never public)."""
+        self._holding.add(staged.id)
+        extra = {"visibility": "shared"} if test_project else {}
+        self.store.update(staged.id, tags=[names.TAG_MANAGED, names.TAG_PENDING, names.TAG_QUARANTINE], **extra)
+        if test_project:
+            self.members.add(staged.id, test_project)
+
+    def reject(self, image_id: str, name: str, properties: Mapping[str, str]) -> Image:
+        """A held upload failed a check: it stays hidden in quarantine for a person to look at,
+        private and shared with no one (the test project loses it too), no longer pending (no
+        later run removes it as a dead run's leftover)."""
+        for project in self.member_ids(image_id):
+            self.members.remove(image_id, project)
+        return self.store.update(image_id, remove=names.PENDING_PROPS, visibility="private", os_hidden=True,
+                                 tags=[names.TAG_MANAGED, names.TAG_QUARANTINE, names.TAG_REJECTED],
+                                 **{names.PROP_QUARANTINE_NAME: name[:self.limits.property_value_max]},
+                                 **self.limits.fit(properties))
+
+    def deactivate(self, image_id: str) -> None:
+        """Make an image's bytes unreadable (a person rejected it); the record stays."""
+        self.store.deactivate(image_id)
+
+    def member_ids(self, image_id: str) -> List[str]:
+        """The projects an image is shared with (Glance keeps members for ``shared`` images only)."""
+        if self.store.get(image_id).get("visibility") != "shared":
+            return []
+        return [m["member_id"] for m in self.members.list(image_id)]
 
     def retire(self, image: Mapping[str, Any], replaced_by: str, appliance: Optional[str] = None,
                when: Optional[_dt.datetime] = None) -> Image:
         """Rename, hide and tag as a backup, in one update; nothing is deleted: running VMs keep
         their image. The appliance it was current for is kept so its backups are found by it."""
         known_as = appliance or str(image.get(names.PROP_APPLIANCE) or image.get("name") or "")
-        return self.store.update(image["id"], name=backup_name(image)[:self.limits.name_max], os_hidden=True,
+        # Its members stay (their VMs and snapshots keep working); protection goes, so that it
+        # can be pruned later.
+        unprotect = {"protected": False} if image.get("protected") else {}
+        return self.store.update(image["id"], name=backup_name(image)[:self.limits.name_max], os_hidden=True, **unprotect,
                                  tags=[*(image.get("tags") or ()), names.TAG_BACKUP],
                                  **{names.PROP_REPLACED_BY: replaced_by, names.PROP_RETIRED_AT: names.stamp(when),
                                     names.PROP_APPLIANCE: known_as})
