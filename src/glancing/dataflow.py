@@ -64,6 +64,7 @@ class FlowOptions:
     # dry run (nobody else hashes) and with -f (a mismatch must be told from a transfer error).
     server_checks: Iterable[str] = ()
     progress: Optional[Callable[[int, Optional[int]], None]] = None  # (bytes read, total)
+    sniff_compression: bool = True  # False: the bytes are uploaded as read (glancing's own conversion)
 
 
 _END = object()
@@ -169,7 +170,7 @@ class DataFlow:
             if not more:
                 break
             first += more
-        compression = _decompress.sniff(first)
+        compression = _decompress.sniff(first) if self.options.sniff_compression else None
         self.result.compression = compression
         self._setup_hashers(compression)
         if compression and self._given_hasher is not None:

@@ -18,6 +18,7 @@ before anything is read, in a dry run too: a dry run's verdict is the import's.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import logging
 import os
@@ -40,11 +41,13 @@ from glancing.targets.base import (LeftoverPolicy, Limits, Payload, PayloadKind,
                                    StageRequest, StoredCopy, Target)
 from glancing.targets.glance.target import COMPUTES as GLANCE_COMPUTES, LIMITS as GLANCE_LIMITS
 from glancing.transform import probe
+from glancing.transform.convert import ConvertOptions, check_formats
+from glancing.transform.prepare import Prepared, prepare
 from glancing.verify.digests import hash_chunks
 
 log = logging.getLogger(__name__)
 
-_IMAGE_SUFFIXES = re.compile(r"(\.(img|raw|qcow2?|vmdk|vdi|vhdx?|iso|dsk|disk))?(\.(gz|bz2|xz|zip))?$", re.I)
+_IMAGE_SUFFIXES = re.compile(r"(\.(img|raw|qcow2?|vmdk|vdi|vhdx?|iso|ova|dsk|disk))?(\.(gz|bz2|xz|zip))?$", re.I)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class ImportOptions:
     # Another host's staged upload is presumed dead after this ([glance] stale_upload_after).
     stale_upload_after: _dt.timedelta = _dt.timedelta(days=1)
     http: HttpSettings = HttpSettings()
+    # The site's disk formats, --convert-to, --ova-disk, [glance] max_virtual_size (tmp_dir and
+    # keep_temps above say where the spool goes and whether it stays).
+    conversion: ConvertOptions = ConvertOptions()
     progress: Optional[Callable[[int, Optional[int]], None]] = None
 
 
@@ -90,6 +96,7 @@ class ImportResult:
     visibility: Optional[str] = None
     retired: List[Dict[str, str]] = field(default_factory=list)
     backups: List[str] = field(default_factory=list)
+    converted: Optional[Dict[str, Any]] = None  # what the transform step did (OVA, conversion)
 
     def as_json(self) -> Dict[str, Any]:
         return {
@@ -100,7 +107,7 @@ class ImportResult:
             "compression": self.flow.compression, "digests": self.digests,
             "source_digests": self.flow.given_digests, "verified": self.flow.verified,
             "forced": self.flow.forced, "retired": self.retired, "backups": self.backups,
-            "kept_file": self.flow.kept_file,
+            "kept_file": self.flow.kept_file, "converted": self.converted,
         }
 
 
@@ -139,13 +146,12 @@ def import_image(spec: ImageSpec, options: ImportOptions, target: Optional[Targe
     ``replace``: the images the new one retires; None means every visible image of the same name.
     Raises VerificationError, SourceError, RecordError, UsageError or GlanceError.
     """
-    if spec.disk_format and spec.disk_format.lower() == "ova":
-        raise FormatMismatch(f"{spec.source}: the source declares an OVA; OVA import is not supported yet")
     if not options.dry_run and target is None:
         raise UsageError("no Glance to import into")
     if target is not None and PayloadKind.STREAM not in target.accepts:
         # A target that registers a URL or a file (OpenNebula) gets its own payload path here.
         raise UsageError("this target cannot take the verified image as a stream")
+    check_formats(options.conversion)
     limits = target.limits if target is not None else GLANCE_LIMITS
     computes = tuple(target.computes) if target is not None else GLANCE_COMPUTES
     _refuse_unverified(spec, options)
@@ -160,11 +166,16 @@ def import_image(spec: ImageSpec, options: ImportOptions, target: Optional[Targe
         server_checks=() if options.dry_run or options.force else computes))
     try:
         disk_format = _disk_format(flow, spec, options)
-        if options.dry_run:
-            flow.drain()
-            return _result(name, spec, disk_format, options, flow.result, dry_run=True)
-        assert target is not None
-        return _publish(target, flow, spec, name, disk_format, options, replace, extra_properties or {})
+        upload = _transform(flow, disk_format, spec, options, computes)
+        try:
+            if options.dry_run:
+                upload.reader.drain()
+                flow.join()
+                return _result(name, spec, upload, options, flow.result, dry_run=True)
+            assert target is not None
+            return _publish(target, flow, upload, spec, name, options, replace, extra_properties or {})
+        finally:
+            upload.close()
     finally:
         flow.close()
         if flow.result.kept_file:
@@ -189,19 +200,30 @@ def _disk_format(flow: DataFlow, spec: ImageSpec, options: ImportOptions) -> str
     return probe.reconcile(detected, options.disk_format, spec.disk_format, options.force)
 
 
-def _result(name: str, spec: ImageSpec, disk_format: str, options: ImportOptions, flow: FlowResult,
+def _transform(flow: DataFlow, disk_format: str, spec: ImageSpec, options: ImportOptions,
+               computes: Sequence[str]) -> Prepared:
+    """The stream to upload: ``flow`` itself, or the disk taken out of an OVA and/or converted to
+    the site's format (transform.prepare), with the properties that say so."""
+    conversion = dataclasses.replace(options.conversion, tmp_dir=options.tmp_dir, keep=options.keep_temps)
+    uploaded = FlowOptions(upload_algorithms=computes, server_checks=(), force=options.force)
+    return prepare(flow, disk_format, spec.source, spec.expected, conversion, uploaded)
+
+
+def _result(name: str, spec: ImageSpec, upload: Prepared, options: ImportOptions, flow: FlowResult,
             dry_run: bool) -> ImportResult:
-    return ImportResult(name=name, source=spec.source, disk_format=disk_format,
-                        container_format=options.container_format, size=flow.size,
-                        digests=flow.digests, flow=flow, dry_run=dry_run)
+    sent = upload.reader.result
+    return ImportResult(name=name, source=spec.source, disk_format=upload.disk_format,
+                        container_format=options.container_format, size=sent.size,
+                        digests=sent.digests, flow=flow, dry_run=dry_run, converted=upload.describe())
 
 
 def image_properties(spec: ImageSpec, options: ImportOptions, flow: FlowResult,
-                     extra: Mapping[str, str]) -> Dict[str, str]:
-    """The properties a released image carries: its source, what was verified, the record's and
-    the user's (later ones win); empty values left out. The target fits them to its limits."""
+                     extra: Mapping[str, str], derived: Mapping[str, str] = {}) -> Dict[str, str]:
+    """The properties a released image carries: its source, what the transform step derived (OVF
+    hints, conversion), what was verified, the record's and the user's (later ones win); empty
+    values left out. The target fits them to its limits."""
     props: Dict[str, str] = {names.PROP_SOURCE: spec.source, names.PROP_GLANCING_VERSION: __version__,
-                             names.PROP_DIGEST_SCOPE: spec.expected.scope.value}
+                             names.PROP_DIGEST_SCOPE: spec.expected.scope.value, **derived}
     verified = flow.scope_digests(spec.expected.scope)
     for alg in flow.verified:
         if alg in verified:
@@ -212,30 +234,31 @@ def image_properties(spec: ImageSpec, options: ImportOptions, flow: FlowResult,
     return {k: str(v) for k, v in props.items() if v is not None and str(v) != ""}
 
 
-def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_format: str,
+def _publish(target: Target, flow: DataFlow, upload: Prepared, spec: ImageSpec, name: str,
              options: ImportOptions, replace: Optional[Sequence[Mapping[str, Any]]],
              extra: Mapping[str, str]) -> ImportResult:
     if options.backup_dir:
         _backup.prepare_dir(options.backup_dir)  # a bad -b fails now, before anything changes
     old = list(replace) if replace is not None else target.current(name)
-    request = StageRequest(name, disk_format, options.container_format, PendingMark.here(options.pending_owner))
+    request = StageRequest(name, upload.disk_format, options.container_format, PendingMark.here(options.pending_owner))
     # Dead runs' leftovers are looked for while this upload runs: no time added to the import.
     sweeper = threading.Thread(target=clean_leftovers, name="glancing-leftovers", daemon=True,
                                args=(target, LeftoverPolicy(options.pending_owner, options.stale_upload_after)))
     if options.clean_leftovers:
         sweeper.start()
     try:
-        staged = _stage(target, request, flow)
+        staged = _stage(target, request, upload.reader)
         try:
-            check_stored_copy(target, target.stored(staged), flow.result, spec)
+            check_stored_copy(target, target.stored(staged), upload.reader.result, spec)
             visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
-            target.release(staged, Release(name, visibility, image_properties(spec, options, flow.result, extra)))
+            properties = image_properties(spec, options, flow.result, extra, derived=upload.properties)
+            target.release(staged, Release(name, visibility, properties))
         except BaseException:
             target.discard(staged.id)
             raise
-        result = _result(name, spec, disk_format, options, flow.result, dry_run=False)
+        result = _result(name, spec, upload, options, flow.result, dry_run=False)
         result.image_id, result.visibility = staged.id, visibility
-        log.info("published %s as %s (%s, %d bytes)", name, staged.id, disk_format, result.size)
+        log.info("published %s as %s (%s, %d bytes)", name, staged.id, upload.disk_format, result.size)
         _retire_all(target, old, staged.id, options, result)
     finally:
         if sweeper.is_alive():

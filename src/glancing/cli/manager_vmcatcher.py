@@ -35,7 +35,8 @@ def handler_options(args: argparse.Namespace, settings: Settings) -> Any:
     from glancing.subscriptions.vmcatcher import HandlerOptions, read_mapping
 
     mapping = read_mapping(args.mapping) if getattr(args, "mapping", None) else {}
-    return HandlerOptions(ImportOptions(http=options.http_settings(settings)),
+    return HandlerOptions(ImportOptions(http=options.http_settings(settings), tmp_dir=settings.get("fetch", "tmp_dir"),
+                                        conversion=options.conversion_settings(settings)),
                           settings.get("manager", "on_expire"), mapping)
 
 

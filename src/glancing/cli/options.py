@@ -24,7 +24,7 @@ OPTION_KEYS: Dict[str, str] = {
     "ca_dir": "trust.ca_dir", "trust_file": "trust.trust_file", "crl": "trust.crl",
     "at_signing_time": "trust.at_signing_time", "url": "sources.marketplace_url",
     "ca_file": "fetch.ca_file", "keep": "manager.keep", "jobs": "manager.jobs", "lock": "manager.lock",
-    "metrics_file": "manager.metrics", "db": "manager.database",
+    "metrics_file": "manager.metrics", "db": "manager.database", "disk_formats": "glance.disk_formats",
 }
 
 
@@ -99,6 +99,14 @@ def http_settings(settings: Settings) -> Any:
     if values.get("tls_verify") is False:
         common.UNSAFE.warning("[fetch] tls_verify is off: https downloads accept any certificate")
     return HttpSettings(**values)
+
+
+def conversion_settings(settings: Settings) -> Any:
+    """The site's disk formats and virtual-size cap ([glance] disk_formats, max_virtual_size)."""
+    from glancing.transform.convert import ConvertOptions
+
+    return ConvertOptions(disk_formats=settings.get("glance", "disk_formats"),
+                          max_virtual_size=settings.get("glance", "max_virtual_size"))
 
 
 def glance_settings(settings: Settings) -> Any:

@@ -23,3 +23,13 @@ MARKETPLACE_ID_PATTERN = re.compile(rf"^{MARKETPLACE_ID}$")
 # reports on itself. A record naming anything else is refused as malformed.
 GLANCE_DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
 KNOWN_DISK_FORMATS = GLANCE_DISK_FORMATS + ("ova",)
+# Other names records and lists give those formats: qemu's (vpc), the HEPiX spec's, common spellings.
+DISK_FORMAT_ALIASES = {"vpc": "vhd", "img": "raw", "qcow2": "qcow2", "qcow-2": "qcow2", "vmdk": "vmdk",
+                       "vhd": "vhd", "vhdx": "vhdx", "vdi": "vdi", "raw": "raw", "iso": "iso", "ova": "ova"}
+
+
+def normalize_disk_format(text: str) -> str:
+    """A declared disk format in Glance's spelling (``VPC`` -> ``vhd``, ``QCOW2`` -> ``qcow2``);
+    an unknown name comes back lower-cased, for the caller to refuse."""
+    lowered = text.strip().lower()
+    return DISK_FORMAT_ALIASES.get(lowered, lowered)
