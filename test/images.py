@@ -140,7 +140,7 @@ def make_ova(path: Path, disks: list, descriptor: bytes = b"", extra: tuple = ()
     ``extra`` members given as tar options and paths (e.g. a symlink). ``descriptor`` replaces the
     generated one."""
     work = path.parent / (path.name + ".d")
-    work.mkdir()
+    work.mkdir(exist_ok=True)
     entries = []
     for disk in disks:
         (work / disk.name).write_bytes(disk.read_bytes())

@@ -23,6 +23,8 @@ from glancing.transform import safety
 
 # VHDX keeps its metadata region 1-2 MiB in: 8 MiB covers every format qemu probes at the start.
 PROBE_BYTES = 8 << 20
+# The apparent length of a probe file holding a head of PROBE_BYTES (holes, no space used).
+PROBE_EXTENT = 1 << 40
 
 # qemu-img's names -> Glance's disk_format names.
 QEMU_TO_GLANCE = {
@@ -139,6 +141,8 @@ def inspect(head: bytes, tmpdir: Optional[str] = None, source: str = "the image"
     try:
         with open(path, "wb") as f:
             f.write(head)
+            if len(head) == PROBE_BYTES:
+                _extend(f)
         info = qemu_info(path, source, head)
         safety.check_info(info, path, source)
     finally:
@@ -151,6 +155,15 @@ def inspect(head: bytes, tmpdir: Optional[str] = None, source: str = "the image"
     except KeyError:
         raise FormatMismatch(f"qemu-img detected the format {found!r} in {source}, "
                              "which Glance does not store") from None
+
+
+def _extend(f: Any) -> None:
+    """Make the probe file as long as a large image, sparse: a VHDX whose data starts past the
+    head is otherwise "truncated" for qemu-img (its block table points past the end)."""
+    try:
+        f.truncate(PROBE_EXTENT)
+    except OSError:
+        pass  # a file system without large sparse files: probe the head as it is
 
 
 def _virtual_size(info: Dict[str, Any]) -> Optional[int]:
