@@ -146,7 +146,8 @@ def make_ova(path: Path, disks: list, descriptor: bytes = b"", extra: tuple = ()
         (work / disk.name).write_bytes(disk.read_bytes())
         entries.append((disk.name, disk.stat().st_size, int(_info(disk)["virtual-size"])))
     (work / "appliance.ovf").write_bytes(descriptor or ovf_descriptor(entries, **hints))
-    subprocess.run(["tar", "--format=ustar", "-cf", str(path), "-C", str(work), "appliance.ovf",
+    # -P: keep a "../x" in `extra` as written (tar would strip it), for the hostile-archive tests.
+    subprocess.run(["tar", "--format=ustar", "-P", "-cf", str(path), "-C", str(work), "appliance.ovf",
                     *[d.name for d in disks], *extra], check=True, capture_output=True)
     return path
 
