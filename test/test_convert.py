@@ -164,3 +164,15 @@ def test_settings_parsers():
     assert parse_size("1T") == 1 << 40 and parse_size("500GiB") == 500 << 30 and parse_size("0") is None
     with pytest.raises(ValueError):
         parse_size("big")
+
+
+def test_virtual_size_cap_applies_to_images_uploaded_as_they_are(run_cli, tmp_path, spool):
+    img = make_qcow2(tmp_path / "disk.qcow2", b"q", 2)
+    raw = tmp_path / "disk.raw"
+    raw.write_bytes(b"\xeb\x63\x90" + bytes((2 << 20) - 3))
+    for disk in (img, raw):
+        res = run_cli("glancing", "-d", "--allow-unverified", disk,
+                      env={"GLANCING_FETCH_TMP_DIR": str(spool), "GLANCING_GLANCE_MAX_VIRTUAL_SIZE": "1M"})
+        assert res.returncode == 1 and "over [glance] max_virtual_size" in one_error(res)
+        res = run_cli("glancing", "-d", "--allow-unverified", disk, env={"GLANCING_GLANCE_MAX_VIRTUAL_SIZE": "3M"})
+        assert res.returncode == 0, res.stderr

@@ -41,7 +41,7 @@ from glancing.targets.base import (LeftoverPolicy, Limits, Payload, PayloadKind,
                                    StageRequest, StoredCopy, Target)
 from glancing.targets.glance.target import COMPUTES as GLANCE_COMPUTES, LIMITS as GLANCE_LIMITS
 from glancing.transform import probe
-from glancing.transform.convert import ConvertOptions, check_formats
+from glancing.transform.convert import ConvertOptions, check_formats, check_virtual_size
 from glancing.transform.prepare import Prepared, prepare
 from glancing.verify.digests import hash_chunks
 
@@ -195,9 +195,13 @@ def _disk_format(flow: DataFlow, spec: ImageSpec, options: ImportOptions) -> str
     if not head:
         flow.drain()  # an empty source: let the size check speak first when it applies
         raise FormatMismatch(f"{spec.source} is empty")
-    detected = probe.detect(head, source=spec.source)
-    log.debug("qemu-img detected %s", detected)
-    return probe.reconcile(detected, options.disk_format, spec.disk_format, options.force)
+    found = probe.inspect(head, source=spec.source)
+    log.debug("qemu-img detected %s", found.format)
+    # A raw image's virtual size is its length (known in advance when not compressed); a disk
+    # converted or taken from an OVA is measured again on the whole disk.
+    raw_size = flow.stream.size if found.format == "raw" and flow.result.compression is None else None
+    check_virtual_size(found.virtual_size or raw_size, options.conversion, spec.source)
+    return probe.reconcile(found.format, options.disk_format, spec.disk_format, options.force)
 
 
 def _transform(flow: DataFlow, disk_format: str, spec: ImageSpec, options: ImportOptions,
