@@ -118,7 +118,8 @@ def parse_ovf(data: bytes, source: str) -> Ovf:
         if not href or not file_id:
             raise refuse(source, "a References/File without ovf:id or ovf:href")
         if _attr(item, "compression") or _attr(item, "chunkSize"):
-            raise refuse(source, f"file {printable(href, 80)!r} is compressed or chunked, which OVA import does not read")
+            raise refuse(source, f"file {printable(href, 80)!r} is compressed or chunked, "
+                                 "which OVA import does not read")
         href = _member_name(href, source)
         if href in files:
             raise refuse(source, f"file {printable(href, 80)!r} is referenced twice")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Dict, Iterable, Iterator, Optional
+from typing import Dict, Iterable, Iterator, Optional, Tuple
 
 from glancing.dataflow import DataFlow, FlowOptions
 from glancing.errors import DigestMismatch
@@ -103,8 +103,8 @@ def prepare(flow: DataFlow, detected: str, source: str, expected: Expected, opti
     if detected != "ova" and to is None:
         return Prepared(flow, detected)
     workspace = Workspace(options)
+    reader = _Hashing(flow, flow.result.deferred)
     try:
-        reader = _Hashing(flow, flow.result.deferred)
         if detected == "ova":
             fmt, spool, props = _take_ova(reader, source, options, workspace)
         else:
@@ -112,13 +112,14 @@ def prepare(flow: DataFlow, detected: str, source: str, expected: Expected, opti
         _judge_deferred(flow, reader.hasher, expected, source)
         return _finish(flow, fmt, spool, props, source, options, workspace, upload)
     except BaseException:
-        workspace.keep = False
-        workspace.close()
+        reader.hasher.close()
+        workspace.close()  # -k keeps a refused disk too, for inspection
         raise
 
 
 def _take_disk(reader: _Hashing, flow: DataFlow, source: str, options: ConvertOptions,
                workspace: Workspace) -> str:
+    """Spool a plain disk (after the free-space and virtual-size checks); returns the spool's path."""
     found = probe.inspect(flow.head(), source=source)
     _convert.check_virtual_size(found.virtual_size, options, source)
     known = flow.stream.size if flow.result.compression is None else None
@@ -130,7 +131,9 @@ def _take_disk(reader: _Hashing, flow: DataFlow, source: str, options: ConvertOp
     return path
 
 
-def _take_ova(reader: _Hashing, source: str, options: ConvertOptions, workspace: Workspace):
+def _take_ova(reader: _Hashing, source: str, options: ConvertOptions,
+              workspace: Workspace) -> Tuple[str, str, Dict[str, str]]:
+    """Read the OVA: the chosen disk spooled, every disk guarded; (its format, spool, properties)."""
     path = workspace.file("source")
     formats: Dict[str, str] = {}
 
@@ -156,7 +159,8 @@ def _take_ova(reader: _Hashing, source: str, options: ConvertOptions, workspace:
     return formats["disk"], path, {**chosen.hints, PROP_OVA_DISK: chosen.disk.href}
 
 
-def _head(chunks: Iterator[bytes]) -> tuple:
+def _head(chunks: Iterator[bytes]) -> Tuple[bytes, Iterator[bytes]]:
+    """The first PROBE_BYTES (fewer for a small disk) and the rest of ``chunks``."""
     parts, got = [], 0
     for chunk in chunks:
         parts.append(chunk)
