@@ -176,3 +176,12 @@ def test_virtual_size_cap_applies_to_images_uploaded_as_they_are(run_cli, tmp_pa
         assert res.returncode == 1 and "over [glance] max_virtual_size" in one_error(res)
         res = run_cli("glancing", "-d", "--allow-unverified", disk, env={"GLANCING_GLANCE_MAX_VIRTUAL_SIZE": "3M"})
         assert res.returncode == 0, res.stderr
+
+
+def test_a_disk_qemu_img_cannot_read_is_refused_and_the_spool_removed(run_cli, tmp_path, spool):
+    vmdk = stream_vmdk(make_qcow2(tmp_path / "src.qcow2", b"t", 2), tmp_path / "disk.vmdk")
+    data = vmdk.read_bytes()
+    vmdk.write_bytes(data[:len(data) * 2 // 3])  # the grain directory and footer are gone
+    res = dry(run_cli, spool, "--allow-unverified", vmdk)
+    assert res.returncode == 1 and str(vmdk) in one_error(res)
+    assert str(spool) not in res.stderr and list(spool.iterdir()) == []
