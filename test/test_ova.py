@@ -8,9 +8,7 @@ a device or a name with ``..``), disks by real qemu-img; no Glance here (see tes
 from __future__ import annotations
 
 import io
-import json
 import os
-import subprocess
 import tarfile
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import pytest
 from glancing.errors import RecordError, UnsafeImage, UsageError
 from glancing.transform.ova import choose, parse_ovf, read_ova, unit_factor
 from glancing.transform.tarstream import TarStream
-from images import make_ova, make_qcow2, ovf_descriptor, qcow2_with_backing, stream_vmdk, vmdk_descriptor
+from images import make_ova, make_qcow2, ovf_descriptor, stream_vmdk
 
 
 class Taken:
