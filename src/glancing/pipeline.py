@@ -222,12 +222,12 @@ def _result(name: str, spec: ImageSpec, upload: Prepared, options: ImportOptions
 
 
 def image_properties(spec: ImageSpec, options: ImportOptions, flow: FlowResult,
-                     extra: Mapping[str, str], derived: Mapping[str, str] = {}) -> Dict[str, str]:
+                     extra: Mapping[str, str], derived: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """The properties a released image carries: its source, what the transform step derived (OVF
     hints, conversion), what was verified, the record's and the user's (later ones win); empty
     values left out. The target fits them to its limits."""
     props: Dict[str, str] = {names.PROP_SOURCE: spec.source, names.PROP_GLANCING_VERSION: __version__,
-                             names.PROP_DIGEST_SCOPE: spec.expected.scope.value, **derived}
+                             names.PROP_DIGEST_SCOPE: spec.expected.scope.value, **(derived or {})}
     verified = flow.scope_digests(spec.expected.scope)
     for alg in flow.verified:
         if alg in verified:
