@@ -28,6 +28,7 @@ from glancing.dataflow import DataFlow, FlowOptions
 from glancing.errors import DigestMismatch
 from glancing.fetch.local import LocalStream
 from glancing.model import Expected
+from glancing.targets.names import PROP_CONVERTED_FROM, PROP_ORIGINAL_PREFIX, PROP_OVA_DISK
 from glancing.transform import convert as _convert
 from glancing.transform import ova as _ova
 from glancing.transform import probe
@@ -37,9 +38,6 @@ from glancing.verify.digests import MultiHasher
 
 log = logging.getLogger(__name__)
 
-PROP_CONVERTED_FROM = "glancing_converted_from"  # the format of the disk as given
-PROP_OVA_DISK = "glancing_ova_disk"  # the OVA member imported
-PROP_ORIGINAL_PREFIX = "glancing_original_"  # glancing_original_<alg>: digests of the bytes as given
 
 
 @dataclass
