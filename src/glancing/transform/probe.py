@@ -80,6 +80,11 @@ def _is_tar(head: bytes) -> bool:
     return head[257:262] == b"ustar"
 
 
+def is_archive(head: bytes) -> bool:
+    """True when ``head`` starts a tar archive (an OVA): its bytes are never uploaded as they are."""
+    return _is_tar(head)
+
+
 def _format_named(head: bytes) -> str:
     for magic, name in _MAGIC_NAMES:
         if head.startswith(magic):
