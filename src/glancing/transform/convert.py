@@ -34,6 +34,10 @@ NEVER_CONVERTED = ("iso",)
 # The CPU cap of a conversion: the probe's, plus a second per 32 MiB of virtual size (a rate
 # qemu-img beats many times over, so only a runaway conversion meets it).
 CPU_BYTES_PER_SECOND = 32 << 20
+# qemu-img convert's I/O threads each get a glibc malloc arena (64 MiB of address space apiece):
+# under load enough of them exceed the 1 GiB cap and qemu-img aborts. Two arenas keep a
+# conversion far below it. A fixed environment also keeps messages in plain C-locale English.
+QEMU_ENV = {"MALLOC_ARENA_MAX": "2", "LC_ALL": "C"}
 # Space left on the spool's file system after the spool and the converted image.
 MARGIN = 64 << 20
 
@@ -138,7 +142,7 @@ def convert(src: str, src_format: str, dst: str, dst_format: str, virtual_size: 
     try:
         done = subprocess.run(command, capture_output=True, encoding="utf-8", errors="replace", timeout=cpu * 4,
                               preexec_fn=probe.qemu_limits(cpu), stdin=subprocess.DEVNULL, check=False,
-                              cwd=os.path.dirname(src))
+                              cwd=os.path.dirname(src), env=QEMU_ENV)
     except subprocess.TimeoutExpired as e:
         raise ConversionError(f"qemu-img convert timed out on {source}") from e
     if done.returncode != 0:
