@@ -162,7 +162,8 @@ def import_image(spec: ImageSpec, options: ImportOptions, target: Optional[Targe
     flow = DataFlow(stream, spec.expected, FlowOptions(
         check_digests=options.check_digests, force=options.force,
         keep_dir=(options.tmp_dir or tempfile.gettempdir()) if options.keep_temps else None,
-        progress=options.progress, upload_algorithms=computes, unpacked_later=probe.is_archive,
+        progress=options.progress, upload_algorithms=computes,
+        unpacked_later=None if options.force else probe.is_archive,  # -f may upload a tar as it is
         server_checks=() if options.dry_run or options.force else computes))
     try:
         disk_format = _disk_format(flow, spec, options)
