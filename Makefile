@@ -79,6 +79,7 @@ bench: deps venv lab-install lab-up
 	$(VPY) bench/manager.py
 	$(VPY) bench/subs.py
 	$(VPY) bench/publish.py
+	$(VPY) bench/ova.py
 
 clean:
 	$(LAB) reset

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import lzma
 import os
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -89,3 +90,76 @@ def vmdk_sparse_naming(path: Path, create_type: str, extent: str, extent_type: s
     data[start:end] = text.encode().ljust(end - start, b"\0")
     path.write_bytes(bytes(data))
     return path
+
+
+# -- OVA archives and disks in other formats --------------------------------------------------
+
+OVF_NS = "http://schemas.dmtf.org/ovf/envelope/1"
+RASD_NS = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
+VMDK_STREAM = "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"
+
+
+def convert_disk(src: Path, path: Path, fmt: str, *options: str) -> Path:
+    """``src`` (qcow2 or raw, told by qemu-img) written as ``fmt`` (qemu's name) with ``options``."""
+    opts = ["-o", ",".join(options)] if options else []
+    _qemu_img("convert", "-O", fmt, *opts, str(src), str(path))
+    return path
+
+
+def stream_vmdk(src: Path, path: Path) -> Path:
+    """``src`` as a streamOptimized VMDK, the kind OVAs carry."""
+    return convert_disk(src, path, "vmdk", "subformat=streamOptimized")
+
+
+def ovf_descriptor(disks: list, memory_mib: int = 2048, os_words: str = "Ubuntu Linux (64-bit)",
+                   bus: str = "scsi") -> bytes:
+    """An OVF 1.0 envelope for ``disks``: (href, size, capacity) each, in that DiskSection order."""
+    files = "".join(f'<File ovf:id="file{i}" ovf:href="{href}" ovf:size="{size}"/>'
+                    for i, (href, size, _) in enumerate(disks, 1))
+    section = "".join(f'<Disk ovf:diskId="vmdisk{i}" ovf:fileRef="file{i}" ovf:capacity="{cap}" '
+                      f'ovf:capacityAllocationUnits="byte" ovf:format="{VMDK_STREAM}"/>'
+                      for i, (_, _, cap) in enumerate(disks, 1))
+    kind, subtype = {"scsi": ("6", "lsilogic"), "ide": ("5", "PIIX4"), "sata": ("20", "AHCI")}[bus]
+    items = "".join(f"<Item><rasd:ResourceType>17</rasd:ResourceType><rasd:InstanceID>{10 + i}</rasd:InstanceID>"
+                    f"<rasd:Parent>3</rasd:Parent><rasd:HostResource>ovf:/disk/vmdisk{i}</rasd:HostResource>"
+                    f"<rasd:ElementName>disk{i}</rasd:ElementName></Item>" for i in range(1, len(disks) + 1))
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Envelope xmlns="{OVF_NS}" xmlns:ovf="{OVF_NS}" '
+            f'xmlns:rasd="{RASD_NS}"><References>{files}</References>'
+            f"<DiskSection><Info>disks</Info>{section}</DiskSection>"
+            f'<VirtualSystem ovf:id="vm"><Info>a VM</Info>'
+            f'<OperatingSystemSection ovf:id="94"><Info>os</Info><Description>{os_words}</Description>'
+            f"</OperatingSystemSection><VirtualHardwareSection><Info>hw</Info>"
+            f"<Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:InstanceID>2</rasd:InstanceID>"
+            f"<rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>{memory_mib}</rasd:VirtualQuantity></Item>"
+            f"<Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceType>{kind}</rasd:ResourceType>"
+            f"<rasd:ResourceSubType>{subtype}</rasd:ResourceSubType></Item>{items}"
+            f"</VirtualHardwareSection></VirtualSystem></Envelope>\n").encode()
+
+
+def make_ova(path: Path, disks: list, descriptor: bytes = b"", extra: tuple = (), **hints: object) -> Path:
+    """An OVA made with tar: ``appliance.ovf`` then each disk file (named by its file name), then
+    ``extra`` members given as tar options and paths (e.g. a symlink). ``descriptor`` replaces the
+    generated one."""
+    work = path.parent / (path.name + ".d")
+    work.mkdir(exist_ok=True)
+    entries = []
+    for disk in disks:
+        shutil.copyfile(disk, work / disk.name)  # streamed: a bench's 1 GiB disk never sits in memory
+        entries.append((disk.name, disk.stat().st_size, int(_info(disk)["virtual-size"])))
+    (work / "appliance.ovf").write_bytes(descriptor or ovf_descriptor(entries, **hints))
+    # -P: keep a "../x" in `extra` as written (tar would strip it), for the hostile-archive tests.
+    subprocess.run(["tar", "--format=ustar", "-P", "-cf", str(path), "-C", str(work), "appliance.ovf",
+                    *[d.name for d in disks], *extra], check=True, capture_output=True)
+    return path
+
+
+def _info(path: Path) -> dict:
+    import json
+
+    done = subprocess.run(["qemu-img", "info", "--output=json", str(path)], check=True, capture_output=True)
+    return json.loads(done.stdout)
+
+
+def same_content(a: Path, b: Path) -> bool:
+    """``qemu-img compare``: the two images show the guest the same disk (formats told by qemu-img)."""
+    return subprocess.run(["qemu-img", "compare", "-q", str(a), str(b)], capture_output=True).returncode == 0

@@ -181,3 +181,15 @@ def test_whole_chunks_are_handed_over_without_a_copy():
     first, second = flow.read(1 << 20), flow.read(1 << 20)
     assert first is stream.sent[0] and second is stream.sent[1]
     flow.close()
+
+
+def test_bytes_unpacked_later_get_only_the_expected_digests_none_left_to_the_target():
+    expected = Expected(digests={"sha512": h("sha512", RAW)})
+    options = FlowOptions(server_checks=("md5", "sha512"), unpacked_later=lambda first: True)
+    flow = DataFlow(MemoryStream(RAW), expected, options)
+    assert read_all(flow) == RAW
+    assert flow.result.deferred == [] and set(flow.result.digests) == {"sha512"}
+    assert flow.result.verified == ["sha512"]
+    wrong = DataFlow(MemoryStream(RAW), Expected(digests={"sha512": "0" * 128}), options)
+    with pytest.raises(DigestMismatch):
+        read_all(wrong)

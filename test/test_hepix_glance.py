@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from images import compress, digest
+from images import compress, digest, make_ova, stream_vmdk
 from marketplace import DAY, NOW, image_list, stamp
 from test_records_glance import Site, assert_refused, guard, imported, site  # noqa: F401 (fixtures)
 from trustkit import sign_list
@@ -107,3 +107,14 @@ def test_remote_unsigned_list_needs_no_signature_which_warns(lab, glance, guard,
     image = imported(res, glance)
     assert image["name"] == "unsigned remote" and image["glancing_signature"] == "NOT verified"
     assert "WARNING" in res.stderr and "--no-signature" in res.stderr and "NOT verified" in res.stderr
+
+
+def test_list_entry_in_ova_format_imports_its_disk_converted(lab, glance, glance_cleanup, run_cli, site, pki):
+    source = site.image("hepix-src.qcow2")
+    ova = make_ova(site.www / "appliance.ova", [stream_vmdk(source, site.tmp / "disk1.vmdk")])
+    url = publish_list(site, pki.good, [entry(site, ova, format="OVA", title="OVA Appliance")])
+    res = run_cli("glancing", *site.trust, "--json", "--disk-formats", "raw", "-c", url, IMAGE_ID)
+    image = imported(res, glance)
+    assert image["disk_format"] == "raw" and image["glancing_ova_disk"] == "disk1.vmdk"
+    assert image["glancing_sha512"] == digest(ova, "sha512")  # the list's digest: the OVA as served
+    assert image["size"] == json.loads(res.stdout)["size"] == 1 << 20 | 512  # the raw disk

@@ -142,6 +142,16 @@ def test_digest_match_rules():
     assert digest_match(img, {"md5": MD5}, size=1) is False
 
 
+
+def test_converted_image_matches_by_the_digests_of_the_source_only():
+    # Glance's size, checksum and os_hash_value describe the converted disk, not the OVA.
+    img = current(md5="c" * 32, sha512="d" * 128, glancing_converted_from="vmdk", glancing_ova_disk="d.vmdk",
+                  glancing_original_md5=MD5, glancing_sha512=SHA512)
+    assert digest_match(img, {"md5": MD5, "sha512": SHA512}, size=1) is True
+    assert digest_match(img, {"md5": "0" * 32}) is False
+    assert digest_match(img, {"sha1": "0" * 40}) is None
+
+
 def spec(**changes):
     fields = dict(
         locations=(Location("http://example.org/i.img"),), origin=Origin.REMOTE,

@@ -2,6 +2,7 @@
 """Disk format detection with qemu-img on the head of real images."""
 
 import io
+import os
 import subprocess
 import tarfile
 
@@ -30,14 +31,13 @@ def test_iso9660_is_iso():
     assert detect(bytes(head)) == "iso"
 
 
-def test_ova_is_refused_clearly():
+def test_a_tar_archive_is_detected_as_ova():
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         info = tarfile.TarInfo("appliance.ovf")
         info.size = 3
         tar.addfile(info, io.BytesIO(b"xml"))
-    with pytest.raises(FormatMismatch, match="OVA"):
-        detect(buf.getvalue())
+    assert detect(buf.getvalue()) == "ova"
 
 
 def test_reconcile_requested_and_declared_formats():
@@ -50,3 +50,17 @@ def test_reconcile_requested_and_declared_formats():
     assert reconcile("qcow2", "raw", None, force=True) == "raw"
     with pytest.raises(UsageError):
         reconcile("qcow2", "floppy", None, force=True)
+
+
+def test_inspect_reads_the_virtual_size_from_a_head_whose_data_lies_beyond(tmp_path):
+    from glancing.transform.probe import inspect
+
+    src = tmp_path / "data.raw"
+    src.write_bytes(os.urandom(12 << 20))
+    for fmt, glance_fmt in (("vhdx", "vhdx"), ("qcow2", "qcow2"), ("vdi", "vdi")):
+        disk = tmp_path / f"disk.{fmt}"
+        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt, str(src), str(disk)], check=True)
+        with open(disk, "rb") as f:
+            found = inspect(f.read(PROBE_BYTES))
+        assert (found.format, found.virtual_size) == (glance_fmt, 12 << 20)
+    assert inspect(b"\xeb\x63\x90" + bytes(4093)).virtual_size is None  # raw: its length, not its head

@@ -18,7 +18,7 @@ from typing import Any, Callable, List
 
 import pytest
 
-from images import compress, digest, make_qcow2
+from images import compress, digest, make_ova, make_qcow2, stream_vmdk
 from marketplace import DAY, NOW, make_record, signed_record, stamp
 from test_stratuslab import to_rdf_json
 
@@ -296,11 +296,21 @@ def test_name_rule(lab, glance, glance_cleanup, marketplace, site, pki, from_mar
     assert imported(from_marketplace(*option, mpid), glance)["name"] == expected
 
 
-def test_ova_record_is_refused_clearly_before_download(lab, glance, guard, marketplace, site, pki, from_marketplace):
+def test_ova_record_is_imported_as_the_sites_format(lab, glance, glance_cleanup, marketplace, site, pki,
+                                                    from_marketplace):
+    disk = stream_vmdk(site.image("src.qcow2"), site.tmp / "disk1.vmdk")
+    ova = make_ova(site.www / "appliance.ova", [disk])
+    mpid = marketplace.publish(signed_record(pki.good, ova, [site.url(ova)], disk_format="OVA"))
+    image = imported(from_marketplace(mpid), glance)
+    assert image["disk_format"] == "qcow2" and image["glancing_ova_disk"] == "disk1.vmdk"
+    assert image["glancing_converted_from"] == "vmdk" and image["mpid"] == mpid
+
+
+def test_record_declaring_ova_for_a_disk_is_refused(lab, glance, guard, marketplace, site, pki, from_marketplace):
     img = site.image()
     mpid = marketplace.publish(signed_record(pki.good, img, [site.url(img)], disk_format="ova"))
-    assert_refused(from_marketplace(*guard.args, mpid), 1, "OVA")
-    assert guard.unchanged() and site.gets(img) == 0
+    assert_refused(from_marketplace(*guard.args, mpid), 1, "says ova", "content is qcow2")
+    assert guard.unchanged()
 
 
 def test_declared_format_must_match_what_qemu_img_detects(lab, glance, guard, marketplace, site, pki,

@@ -64,6 +64,10 @@ class FlowOptions:
     # dry run (nobody else hashes) and with -f (a mismatch must be told from a transfer error).
     server_checks: Iterable[str] = ()
     progress: Optional[Callable[[int, Optional[int]], None]] = None  # (bytes read, total)
+    sniff_compression: bool = True  # False: the bytes are uploaded as read (glancing's own conversion)
+    # True for a first chunk that is never uploaded as it is (an OVA, which the transform step
+    # unpacks): only the expected digests are computed on it, none is left to the target.
+    unpacked_later: Optional[Callable[[bytes], bool]] = None
 
 
 _END = object()
@@ -125,9 +129,12 @@ class DataFlow:
                 self.options.progress(self.result.given_size, total)
             yield chunk
 
-    def _setup_hashers(self, compression: Optional[str]) -> None:
+    def _setup_hashers(self, compression: Optional[str], first: bytes) -> None:
         expected = self._expected_algorithms()
         uploaded = set(self.options.upload_algorithms)
+        if compression is None and self.options.unpacked_later and self.options.unpacked_later(first):
+            self._out_hasher = _digests.MultiHasher(expected)
+            return
         if compression is None or self.expected.scope is DigestScope.UNCOMPRESSED:
             deferred = set(self.options.server_checks) & set(self.expected.digests) & expected
             self.result.deferred = sorted(deferred)
@@ -169,9 +176,9 @@ class DataFlow:
             if not more:
                 break
             first += more
-        compression = _decompress.sniff(first)
+        compression = _decompress.sniff(first) if self.options.sniff_compression else None
         self.result.compression = compression
-        self._setup_hashers(compression)
+        self._setup_hashers(compression, first)
         if compression and self._given_hasher is not None:
             self._given_hasher.update(first)
         chunks = _prepend(first, given)

@@ -18,36 +18,38 @@ before anything is read, in a dry run too: a dry run's verdict is the import's.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import logging
 import os
-import tempfile
 import re
+import tempfile
 import threading
 from dataclasses import dataclass, field
-from dataclasses import replace as _dc_replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import requests
 
-from glancing import __version__
+from glancing import __version__, sharing, staging
 from glancing.dataflow import DataFlow, FlowOptions, FlowResult
-from glancing.errors import DigestMismatch, FormatMismatch, GlanceError, GlancingError, ServerDigestMismatch, UsageError
-from glancing.fetch import HttpSettings, local_path, new_session, open_first
+from glancing.errors import FormatMismatch, UsageError
+from glancing.fetch import HttpSettings, new_session, open_first
 from glancing.model import ImageSpec, Origin
-from glancing.quarantine.gate import Held, QuarantinePolicy, judge, local_copy
-from glancing.quarantine.verdict import QuarantineRejected, Verdict
+from glancing.quarantine import gate
+from glancing.quarantine.gate import Held, QuarantinePolicy, local_copy
+from glancing.quarantine.verdict import QuarantineRejected
 from glancing.retire import backup as _backup
+from glancing.staging import check_stored_copy, clean_leftovers, retire_all
 from glancing.targets import names
-from glancing.targets.base import (LeftoverPolicy, Limits, Payload, PayloadKind, PendingMark, Release, Staged,
-                                   StageRequest, StoredCopy, Target)
+from glancing.targets.base import LeftoverPolicy, Limits, PendingMark, Release, StageRequest, Target
 from glancing.targets.glance.target import COMPUTES as GLANCE_COMPUTES, LIMITS as GLANCE_LIMITS
 from glancing.transform import probe
-from glancing.verify.digests import hash_chunks
+from glancing.transform.convert import ConvertOptions, check_formats, check_virtual_size
+from glancing.transform.prepare import Prepared, prepare
 
 log = logging.getLogger(__name__)
 
-_IMAGE_SUFFIXES = re.compile(r"(\.(img|raw|qcow2?|vmdk|vdi|vhdx?|iso|dsk|disk))?(\.(gz|bz2|xz|zip))?$", re.I)
+_IMAGE_SUFFIXES = re.compile(r"(\.(img|raw|qcow2?|vmdk|vdi|vhdx?|iso|ova|dsk|disk))?(\.(gz|bz2|xz|zip))?$", re.I)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ class ImportOptions:
     # Another host's staged upload is presumed dead after this ([glance] stale_upload_after).
     stale_upload_after: _dt.timedelta = _dt.timedelta(days=1)
     http: HttpSettings = HttpSettings()
+    # The site's disk formats, --convert-to, --ova-disk, [glance] max_virtual_size (tmp_dir and
+    # keep_temps above say where the spool goes and whether it stays).
+    conversion: ConvertOptions = ConvertOptions()
     progress: Optional[Callable[[int, Optional[int]], None]] = None
     # Issue 14: the checks an image must pass before release (None: released at once), the
     # projects it is shared with (ids), Glance's protected flag on release.
@@ -105,9 +110,10 @@ class ImportResult:
     members: List[str] = field(default_factory=list)
     checks: Optional[Dict[str, Any]] = None  # the quarantine's verdict when there was one
     acceptance: Dict[str, str] = field(default_factory=dict)  # member -> accepted, or why not
+    converted: Optional[Dict[str, Any]] = None  # what the transform step did (OVA, conversion)
 
     def as_json(self) -> Dict[str, Any]:
-        return {"members": self.members, "acceptance": self.acceptance, "checks": self.checks,
+        return {
             "status": "dry-run" if self.dry_run else "imported",
             "image_id": self.image_id, "name": self.name, "source": self.source,
             "disk_format": self.disk_format, "container_format": self.container_format,
@@ -115,7 +121,8 @@ class ImportResult:
             "compression": self.flow.compression, "digests": self.digests,
             "source_digests": self.flow.given_digests, "verified": self.flow.verified,
             "forced": self.flow.forced, "retired": self.retired, "backups": self.backups,
-            "kept_file": self.flow.kept_file,
+            "kept_file": self.flow.kept_file, "converted": self.converted,
+            "members": self.members, "acceptance": self.acceptance, "checks": self.checks,
         }
 
 
@@ -154,10 +161,9 @@ def import_image(spec: ImageSpec, options: ImportOptions, target: Optional[Targe
     ``replace``: the images the new one retires; None means every visible image of the same name.
     Raises VerificationError, SourceError, RecordError, UsageError or GlanceError.
     """
-    if spec.disk_format and spec.disk_format.lower() == "ova":
-        raise FormatMismatch(f"{spec.source}: the source declares an OVA; OVA import is not supported yet")
     if not options.dry_run and target is None:
         raise UsageError("no Glance to import into")
+    check_formats(options.conversion)
     limits = target.limits if target is not None else GLANCE_LIMITS
     computes = tuple(target.computes) if target is not None else GLANCE_COMPUTES
     _refuse_unverified(spec, options)
@@ -169,14 +175,20 @@ def import_image(spec: ImageSpec, options: ImportOptions, target: Optional[Targe
         check_digests=options.check_digests, force=options.force,
         keep_dir=(options.tmp_dir or tempfile.gettempdir()) if options.keep_temps else None,
         progress=options.progress, upload_algorithms=computes,
+        unpacked_later=None if options.force else probe.is_archive,  # -f may upload a tar as it is
         server_checks=() if options.dry_run or options.force else computes))
     try:
         disk_format = _disk_format(flow, spec, options)
-        if options.dry_run:
-            flow.drain()
-            return _result(name, spec, disk_format, options, flow.result, dry_run=True)
-        assert target is not None
-        return _publish(target, flow, spec, name, disk_format, options, replace, extra_properties or {})
+        upload = _transform(flow, disk_format, spec, options, computes)
+        try:
+            if options.dry_run:
+                upload.reader.drain()
+                flow.join()
+                return _result(name, spec, upload, options, flow.result, dry_run=True)
+            assert target is not None
+            return _publish(target, flow, upload, spec, name, options, replace, extra_properties or {})
+        finally:
+            upload.close()
     finally:
         flow.close()
         if flow.result.kept_file:
@@ -196,24 +208,39 @@ def _disk_format(flow: DataFlow, spec: ImageSpec, options: ImportOptions) -> str
     if not head:
         flow.drain()  # an empty source: let the size check speak first when it applies
         raise FormatMismatch(f"{spec.source} is empty")
-    detected = probe.detect(head, source=spec.source)
-    log.debug("qemu-img detected %s", detected)
-    return probe.reconcile(detected, options.disk_format, spec.disk_format, options.force)
+    found = probe.inspect(head, source=spec.source)
+    log.debug("qemu-img detected %s", found.format)
+    # A raw image's virtual size is its length (known in advance when not compressed); a disk
+    # converted or taken from an OVA is measured again on the whole disk.
+    raw_size = flow.stream.size if found.format == "raw" and flow.result.compression is None else None
+    check_virtual_size(found.virtual_size or raw_size, options.conversion, spec.source)
+    return probe.reconcile(found.format, options.disk_format, spec.disk_format, options.force)
 
 
-def _result(name: str, spec: ImageSpec, disk_format: str, options: ImportOptions, flow: FlowResult,
+def _transform(flow: DataFlow, disk_format: str, spec: ImageSpec, options: ImportOptions,
+               computes: Sequence[str]) -> Prepared:
+    """The stream to upload: ``flow`` itself, or the disk taken out of an OVA and/or converted to
+    the site's format (transform.prepare), with the properties that say so."""
+    conversion = dataclasses.replace(options.conversion, tmp_dir=options.tmp_dir, keep=options.keep_temps)
+    uploaded = FlowOptions(upload_algorithms=computes, server_checks=(), force=options.force)
+    return prepare(flow, disk_format, spec.source, spec.expected, conversion, uploaded)
+
+
+def _result(name: str, spec: ImageSpec, upload: Prepared, options: ImportOptions, flow: FlowResult,
             dry_run: bool) -> ImportResult:
-    return ImportResult(name=name, source=spec.source, disk_format=disk_format,
-                        container_format=options.container_format, size=flow.size,
-                        digests=flow.digests, flow=flow, dry_run=dry_run)
+    sent = upload.reader.result
+    return ImportResult(name=name, source=spec.source, disk_format=upload.disk_format,
+                        container_format=options.container_format, size=sent.size,
+                        digests=sent.digests, flow=flow, dry_run=dry_run, converted=upload.describe())
 
 
 def image_properties(spec: ImageSpec, options: ImportOptions, flow: FlowResult,
-                     extra: Mapping[str, str]) -> Dict[str, str]:
-    """The properties a released image carries: its source, what was verified, the record's and
-    the user's (later ones win); empty values left out. The target fits them to its limits."""
+                     extra: Mapping[str, str], derived: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """The properties a released image carries: its source, what the transform step derived (OVF
+    hints, conversion), what was verified, the record's and the user's (later ones win); empty
+    values left out. The target fits them to its limits."""
     props: Dict[str, str] = {names.PROP_SOURCE: spec.source, names.PROP_GLANCING_VERSION: __version__,
-                             names.PROP_DIGEST_SCOPE: spec.expected.scope.value}
+                             names.PROP_DIGEST_SCOPE: spec.expected.scope.value, **(derived or {})}
     verified = flow.scope_digests(spec.expected.scope)
     for alg in flow.verified:
         if alg in verified:
@@ -224,7 +251,7 @@ def image_properties(spec: ImageSpec, options: ImportOptions, flow: FlowResult,
     return {k: str(v) for k, v in props.items() if v is not None and str(v) != ""}
 
 
-def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_format: str,
+def _publish(target: Target, flow: DataFlow, upload: Prepared, spec: ImageSpec, name: str,
              options: ImportOptions, replace: Optional[Sequence[Mapping[str, Any]]],
              extra: Mapping[str, str]) -> ImportResult:
     if options.backup_dir:
@@ -232,207 +259,41 @@ def _publish(target: Target, flow: DataFlow, spec: ImageSpec, name: str, disk_fo
     if options.quarantine is not None and not hasattr(target, "hold"):
         raise UsageError("this target cannot hold images in quarantine")
     old = list(replace) if replace is not None else target.current(name)
-    options = _resolved(target, {**spec.properties, **extra}, options)  # unknown projects fail before the upload
-    request = StageRequest(name, disk_format, options.container_format, PendingMark.here(options.pending_owner))
+    options = sharing.resolved(target, {**spec.properties, **extra}, options)  # unknown projects fail now
+    request = StageRequest(name, upload.disk_format, options.container_format, PendingMark.here(options.pending_owner))
     # Dead runs' leftovers are looked for while this upload runs: no time added to the import.
     sweeper = threading.Thread(target=clean_leftovers, name="glancing-leftovers", daemon=True,
                                args=(target, LeftoverPolicy(options.pending_owner, options.stale_upload_after)))
     if options.clean_leftovers:
         sweeper.start()
     try:
-        staged = _stage(target, request, flow) if PayloadKind.STREAM in target.accepts else \
-            _stage_by_reference(target, request, flow, options)
+        staged = staging.stage(target, request, upload.reader, options.tmp_dir, upload.transformed)
         try:
-            check_stored_copy(target, target.stored(staged), flow.result, spec)
-            props = image_properties(spec, options, flow.result, extra)
-            verdict = _quarantine(target, staged, name, disk_format, props, spec, flow.result, options)
+            check_stored_copy(target, target.stored(staged), upload.reader.result, spec)
+            props = image_properties(spec, options, flow.result, extra, derived=upload.properties)
+            local = upload.path if upload.transformed else local_copy(spec, flow.result)
+            verdict = gate.quarantine(target, Held(staged.id, name, upload.disk_format, props, local),
+                                      options.quarantine)
             visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
-            members = _members(target, old, options, visibility)
+            members = sharing.members(target, old, options.share, visibility)
             target.release(staged, Release(name, visibility, props, members, options.protected))
         except QuarantineRejected:
             raise  # held hidden in quarantine for a person to look at: not discarded
         except BaseException:
             target.discard(staged.id)
             raise
-        result = _result(name, spec, disk_format, options, flow.result, dry_run=False)
+        result = _result(name, spec, upload, options, flow.result, dry_run=False)
         result.image_id, result.visibility = staged.id, visibility
         result.members, result.checks = list(members), verdict.to_json() if verdict else None
         if members and options.sharing is not None:
             result.acceptance = options.sharing.accept(target, staged.id, members)
-        log.info("published %s as %s (%s, %d bytes)", name, staged.id, disk_format, result.size)
-        _retire_all(target, old, staged.id, options, result)
+        log.info("published %s as %s (%s, %d bytes)", name, staged.id, upload.disk_format, result.size)
+        retire_all(target, old, staged.id, options, result)
     finally:
         if sweeper.is_alive():
             sweeper.join()
     return result
 
 
-def _resolved(target: Target, properties: Mapping[str, str], options: ImportOptions) -> ImportOptions:
-    """The options with the sharing policy's projects (the record's VO's too) and test project as ids."""
-    if options.sharing is None:
-        return options
-    share = tuple(dict.fromkeys([*options.share, *options.sharing.members_for(target, properties)]))
-    quarantine = options.quarantine
-    if quarantine is not None and quarantine.test_project:
-        quarantine = _dc_replace(quarantine, test_project=options.sharing.test_project(target, quarantine.test_project))
-    return _dc_replace(options, share=share, quarantine=quarantine)
-
-
-def _quarantine(target: Target, staged: Staged, name: str, disk_format: str, props: Mapping[str, str],
-                spec: ImageSpec, flow: FlowResult, options: ImportOptions) -> Optional[Verdict]:
-    if options.quarantine is None:
-        return None
-    held = Held(staged.id, name, disk_format, props, local_copy(spec, flow))
-    return judge(target, held, options.quarantine)
-
-
-def _members(target: Target, old: Sequence[Mapping[str, Any]], options: ImportOptions,
-             visibility: str) -> Tuple[str, ...]:
-    """Who the new image is shared with: the projects asked for and those of the image it
-    replaces (a new version reaches the same users). A public or community image has none."""
-    if visibility not in ("private", "shared"):
-        if options.share:
-            log.warning("a %s image has no members: not shared with %s", visibility, ", ".join(options.share))
-        return ()
-    inherited: List[str] = []
-    if old and old[0].get("visibility") == "shared" and hasattr(target, "member_ids"):
-        inherited = target.member_ids(old[0]["id"])
-    return tuple(dict.fromkeys([*options.share, *inherited]))
-
-
-def _stage(target: Target, request: StageRequest, flow: DataFlow) -> Staged:
-    try:
-        staged = target.stage(request, Payload(stream=flow))
-    except GlanceError:
-        # A failed verdict aborts the upload from inside read(): report the verdict, not the
-        # connection error the client makes of it.
-        if flow.error is not None:
-            raise flow.error from None
-        raise
-    try:
-        if flow.error is not None:
-            raise flow.error
-        flow.join()
-    except BaseException:
-        target.discard(staged.id)
-        raise
-    return staged
-
-
-def _stage_by_reference(target: Target, request: StageRequest, flow: DataFlow, options: ImportOptions) -> Staged:
-    """A target that registers a file or a URL (OpenNebula) is handed one only after the whole
-    verdict: the verified bytes themselves (the local source or cache file when it holds exactly
-    them, else a copy spooled to the target's ``spool_dir``, removed once the target has its
-    own), or, for a target that takes only URLs, the source URL it was verified from."""
-    source = flow.stream.url
-    local = local_path(source) if "://" not in source or source.startswith("file:") else None
-    spooled: Optional[str] = None
-    if PayloadKind.PATH not in target.accepts:
-        if flow.result.compression is not None or local is not None:
-            raise UsageError(f"{source}: this target downloads the image itself, from an uncompressed http(s) "
-                             "or ftp source only")
-        flow.drain()
-        payload = Payload(url=source, size=flow.result.size)
-    elif local is not None and flow.result.compression is None and os.path.isfile(local):
-        flow.drain()
-        payload = Payload(path=os.path.abspath(local), size=flow.result.size)
-    else:
-        spooled = _spool(flow, getattr(target, "spool_dir", None) or options.tmp_dir or tempfile.gettempdir())
-        payload = Payload(path=spooled, size=flow.result.size)
-    try:
-        return target.stage(request, payload)
-    finally:
-        if spooled is not None:
-            os.unlink(spooled)
-
-
-def _spool(flow: DataFlow, directory: str) -> str:
-    """The verified bytes in a new file in ``directory`` (readable by the front-end's user); the
-    file is removed again when the verdict fails."""
-    fd, path = tempfile.mkstemp(prefix=".glancing-", suffix=".img", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while True:
-                chunk = flow.read(1 << 20)
-                if not chunk:
-                    break
-                out.write(chunk)
-        flow.join()
-        if flow.error is not None:
-            raise flow.error
-        os.chmod(path, 0o644)
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path
-
-
-def clean_leftovers(target: Target, policy: LeftoverPolicy) -> None:
-    """Remove staged uploads dead runs of ``policy.owner`` left behind; never fails the caller
-    (it runs beside an upload: a failure here is only logged)."""
-    try:
-        for image, verdict in target.clean_leftovers(policy):
-            if verdict.startswith("failed"):
-                log.warning("could not remove %s, an unfinished upload of a dead run: %s", image["id"], verdict)
-    except Exception as e:  # noqa: BLE001 - best effort beside the upload, which must not suffer
-        log.warning("could not look for unfinished uploads of dead runs: %s", e,
-                    exc_info=not isinstance(e, GlanceError) and log.isEnabledFor(logging.DEBUG))
-
-
-def check_stored_copy(target: Target, copy: StoredCopy, flow: FlowResult, spec: ImageSpec) -> None:
-    """The target's own digests must describe exactly the bytes we streamed, and the expected ones.
-
-    A digest computed here is compared with the target's (a difference is a transfer or storage
-    fault: ServerDigestMismatch). An expected digest left to the target (flow.deferred) is
-    compared with its value directly (a difference is a bad image: DigestMismatch); one it did not
-    compute (another os_hash_algo) is checked on a download of the stored image.
-    """
-    if copy.status != "active":
-        raise GlanceError(f"image {copy.id} is {copy.status!r} after upload, not active")
-    if copy.size != flow.size:
-        raise ServerDigestMismatch(f"Glance stored {copy.size} bytes for {copy.id}, we sent {flow.size}")
-    expected = spec.expected.digests
-    for alg, value in copy.digests.items():
-        if alg in flow.digests:
-            if value != flow.digests[alg]:
-                raise ServerDigestMismatch(f"Glance's {alg} of image {copy.id} ({value}) differs from that of "
-                                           f"the bytes we sent ({flow.digests[alg]})")
-        elif alg in flow.deferred:
-            _judge_stored(flow, {alg: value}, expected, f"{spec.source} as stored by Glance")
-        else:
-            log.warning("Glance hashes with %s, which glancing did not compute: checked md5 only", alg)
-    unchecked = [alg for alg in flow.deferred if alg not in flow.digests]
-    if unchecked:
-        _, stored = hash_chunks(target.download(copy.id), unchecked)
-        _judge_stored(flow, stored, expected, f"{spec.source} as downloaded back from Glance")
-
-
-def _judge_stored(flow: FlowResult, stored: Mapping[str, str], expected: Mapping[str, str], what: str) -> None:
-    for alg, value in stored.items():
-        if value != expected[alg]:
-            raise DigestMismatch({alg: expected[alg]}, {alg: value}, what)
-        flow.digests[alg] = value
-        if flow.compression is None:  # the bytes as given are the bytes stored
-            flow.given_digests[alg] = value
-        flow.verified.append(alg)
-
-
-def _retire_all(target: Target, old: Sequence[Mapping[str, Any]], new_id: str, options: ImportOptions,
-                result: ImportResult) -> None:
-    now = _dt.datetime.now(_dt.timezone.utc)
-    for image in old:
-        if image["id"] == new_id:
-            continue
-        try:
-            if options.backup_dir:
-                result.backups.append(_backup.download(target, image, options.backup_dir))
-            target.retire(image, new_id, when=now)
-        except GlancingError as e:
-            raise GlanceError(f"new image {new_id} is published, but the previous one {image['id']} "
-                              f"could not be retired and is still visible: {e}") from e
-        result.retired.append({"id": image["id"], "name": image.get("name") or ""})
-        log.info("retired %s (%s) as a hidden backup", image["id"], image.get("name"))
-
-
 __all__ = ["ImportOptions", "ImportResult", "check_stored_copy", "clean_leftovers", "default_name",
-           "image_properties", "import_image"]
+           "image_properties", "import_image", "retire_all"]

@@ -109,6 +109,29 @@ def _words(value: str) -> Tuple[str, ...]:
     return tuple(w for w in value.replace(",", " ").split() if w)
 
 
+def parse_disk_formats(value: str) -> Tuple[str, ...]:
+    """A list of Glance disk formats, comma- or space-separated, in the site's order of preference."""
+    from glancing.formats.vocab import GLANCE_DISK_FORMATS, normalize_disk_format
+
+    formats = tuple(dict.fromkeys(normalize_disk_format(f) for f in re.split(r"[,\s]+", value) if f))
+    unknown = [f for f in formats if f not in GLANCE_DISK_FORMATS]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not a Glance disk format ({', '.join(GLANCE_DISK_FORMATS)})")
+    return formats
+
+
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def parse_size(value: str) -> Optional[int]:
+    """Bytes, or a number with a K/M/G/T/P suffix (powers of 1024); 0 means no limit (None)."""
+    match = re.match(r"^(\d+)\s*([kmgtp]?)i?b?$", value.strip().lower())
+    if not match:
+        raise ValueError(f"expected a size such as 1099511627776, 500G or 1T, not {value!r}")
+    size = int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+    return size or None
+
+
 @dataclass(frozen=True)
 class Key:
     """One setting: ``[section] name``, how its text is parsed, its default and its meaning."""
@@ -143,6 +166,10 @@ KEYS: Tuple[Key, ...] = (
     Key("glance", "clean_leftovers", _flag, True, "remove uploads that dead runs of this command left staged"),
     Key("glance", "stale_upload_after", _number, 86400.0,
         "seconds after which another host's staged upload counts as dead"),
+    Key("glance", "disk_formats", parse_disk_formats, ("qcow2", "raw"),
+        "disk formats the site runs: others (and OVA disks) are converted to the first (--disk-formats)"),
+    Key("glance", "max_virtual_size", parse_size, 1 << 40,
+        "refuse an image whose virtual size is larger (bytes, or 500G, 2T; 0: no limit)"),
     Key("trust", "ca_dir", _path, "/etc/grid-security/certificates",
         "grid CA directory (<hash>.0 certificates, <hash>.r0 CRLs)", legacy_env="GLANCING_CA_DIR"),
     Key("trust", "trust_file", _path, "/etc/glancing/trusted-endorsers", "trusted endorsers file",
@@ -165,7 +192,8 @@ KEYS: Tuple[Key, ...] = (
     Key("fetch", "tls_verify", _flag, True, "check https certificates of downloads (no is UNSAFE)"),
     Key("fetch", "proxy", _text, None, "proxy URL for downloads (default: the http(s)_proxy environment)",
         secret=True),
-    Key("fetch", "tmp_dir", _path, None, "where -k keeps downloaded bytes (default: $TMPDIR, else /tmp)"),
+    Key("fetch", "tmp_dir", _path, None,
+        "where -k keeps downloaded bytes and disks are spooled for conversion (default: $TMPDIR, else /tmp)"),
     Key("manager", "keep", _count, 1, "backups kept per appliance"),
     Key("manager", "jobs", _count, 1, "images handled in parallel"),
     Key("manager", "lock", _path, None, "lock file (default: $XDG_RUNTIME_DIR or /run/lock)"),
@@ -343,5 +371,5 @@ def _parse(key: Key, text: str, where: str, error: type) -> Any:
         raise error(f"{where}: {e}") from None
 
 
-__all__ = ["KEYS", "Key", "RESERVED_SECTIONS", "Settings", "Value", "config_files", "parse_duration",
-           "read_one_auth"]
+__all__ = ["KEYS", "Key", "RESERVED_SECTIONS", "Settings", "Value", "config_files", "parse_disk_formats",
+           "parse_duration", "parse_size", "read_one_auth"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from glancing.errors import EnvironmentProblem, GlanceError, UsageError
@@ -124,4 +124,30 @@ def keystone_lookup(session: Any) -> Callable[[str], List[str]]:
     return lookup
 
 
-__all__ = ["Member", "Resolver", "accept_all", "keystone_lookup", "read_vo_map", "vo_projects"]
+def resolved(target: Any, properties: Mapping[str, str], options: Any) -> Any:
+    """The import options with the sharing policy's projects (the record's VO's too) and the
+    quarantine's test project as ids; unknown projects fail here, before any upload."""
+    if options.sharing is None:
+        return options
+    share = tuple(dict.fromkeys([*options.share, *options.sharing.members_for(target, properties)]))
+    quarantine = options.quarantine
+    if quarantine is not None and quarantine.test_project:
+        quarantine = replace(quarantine, test_project=options.sharing.test_project(target, quarantine.test_project))
+    return replace(options, share=share, quarantine=quarantine)
+
+
+def members(target: Any, old: Sequence[Mapping[str, Any]], share: Sequence[str], visibility: str) -> Tuple[str, ...]:
+    """Who a new image is shared with: the projects asked for and those of the image it replaces
+    (a new version reaches the same users). A public or community image has none."""
+    if visibility not in ("private", "shared"):
+        if share:
+            log.warning("a %s image has no members: not shared with %s", visibility, ", ".join(share))
+        return ()
+    inherited: List[str] = []
+    if old and old[0].get("visibility") == "shared" and hasattr(target, "member_ids"):
+        inherited = target.member_ids(old[0]["id"])
+    return tuple(dict.fromkeys([*share, *inherited]))
+
+
+__all__ = ["Member", "Resolver", "accept_all", "keystone_lookup", "members", "read_vo_map", "resolved",
+           "vo_projects"]

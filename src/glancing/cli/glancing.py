@@ -4,18 +4,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as _dt
 import logging
 import os
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from glancing import __version__, errors
 from glancing.cli import common, gating, options
 from glancing.errors import UsageError
 from glancing.model import ImageSpec
 from glancing.pipeline import ImportOptions, ImportResult, import_image
-from glancing.settings import Settings
+from glancing.settings import Settings, parse_disk_formats
+from glancing.transform.convert import CONVERT_TO
 from glancing.targets.glance.auth import register_arguments
 from glancing.sources import resolve
 from glancing.sources.plain import file_name
@@ -48,7 +50,8 @@ which bytes the digests describe:
   must match, and the size when known; -f uploads anyway, and says so loudly.
 
 the disk format is detected from the content by qemu-img; --disk-format must agree
-unless -f.
+unless -f. A format the site does not run ([glance] disk_formats, --disk-formats),
+and the disk of an OVA, is converted to the site's first format after verification.
 
 {errors.EXIT_CODES_HELP}
 
@@ -94,6 +97,7 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
     img.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
                      help="extra image property (repeatable)")
     gating.add_options(p)
+    add_conversion_options(p)
     options.add_record_options(p)
     options.add_fetch_options(p)
     options.add_trust_options(p)
@@ -106,6 +110,34 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
     if with_auth:
         register_arguments(p, argv)
     return p
+
+
+def _typed(parse_value: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse_value(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return convert
+
+
+def _disk_number(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a disk number from 1, not {text!r}")
+    return int(text)
+
+
+def add_conversion_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "OVA and conversion",
+        "An OVA's disk, and a disk in a format the site does not run, is converted with qemu-img\n"
+        "to the first of the site's formats, after the digests of the bytes as given are verified.")
+    group.add_argument("--disk-formats", type=_typed(parse_disk_formats), metavar="FMT[,FMT...]",
+                       help="the formats the site runs, preferred first ([glance] disk_formats, default qcow2,raw)")
+    group.add_argument("--convert-to", choices=CONVERT_TO, metavar="FMT",
+                       help=f"convert to FMT whatever the site's formats ({', '.join(CONVERT_TO)})")
+    group.add_argument("--ova-disk", type=_disk_number, metavar="N",
+                       help="the disk of a several-disk OVA to import (from 1, in DiskSection order)")
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -154,7 +186,9 @@ def _options(args: argparse.Namespace, settings: Settings, properties: Dict[str,
         visibility=settings.get("glance", "visibility"), properties=properties,
         allow_unverified=args.allow_unverified, http=options.http_settings(settings),
         clean_leftovers=settings.get("glance", "clean_leftovers"),
-        stale_upload_after=_dt.timedelta(seconds=settings.get("glance", "stale_upload_after")), progress=progress)
+        stale_upload_after=_dt.timedelta(seconds=settings.get("glance", "stale_upload_after")), progress=progress,
+        conversion=dataclasses.replace(options.conversion_settings(settings), convert_to=args.convert_to,
+                                       ova_disk=args.ova_disk))
 
 
 def _report(result: ImportResult, as_json: bool, quiet: bool) -> None:
@@ -167,7 +201,9 @@ def _report(result: ImportResult, as_json: bool, quiet: bool) -> None:
     if result.dry_run:
         print(f"dry run: {result.name}: {result.disk_format}, {result.size} bytes, verified: {checked}")
         return
-    print(f"imported {result.name} as {result.image_id}: {result.disk_format}, {result.size} bytes, "
+    converted = (f" (converted from {result.converted['from']})"
+                 if result.converted and result.converted["from"] else "")
+    print(f"imported {result.name} as {result.image_id}: {result.disk_format}{converted}, {result.size} bytes, "
           f"verified: {checked}")
     for old in result.retired:
         print(f"retired {old['id']} ({old['name']}) as a hidden backup")

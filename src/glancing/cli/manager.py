@@ -163,8 +163,10 @@ def _sync(args: argparse.Namespace) -> int:
     sync_options = SyncOptions(dry_run=args.dry_run, keep=settings.get("manager", "keep"),
                                on_expire=settings.get("manager", "on_expire"),
                                jobs=settings.get("manager", "jobs"),
-                               import_options=ImportOptions(http=options.http_settings(settings),
-                                                            **manager_quarantine.gates(settings, args.dry_run)),
+                               import_options=ImportOptions(
+                                   http=options.http_settings(settings), tmp_dir=settings.get("fetch", "tmp_dir"),
+                                   conversion=options.conversion_settings(settings),
+                                   **manager_quarantine.gates(settings, args.dry_run)),
                                image_retry=RetryPolicy(retries=settings.get("manager", "image_retries"),
                                                        backoff=settings.get("manager", "image_backoff")))
     request = service.SyncRequest(

@@ -35,7 +35,8 @@ def handler_options(args: argparse.Namespace, settings: Settings) -> Any:
     mapping = read_mapping(args.mapping) if getattr(args, "mapping", None) else {}
     from glancing.cli.manager_quarantine import gates
 
-    return HandlerOptions(ImportOptions(http=options.http_settings(settings), **gates(settings, False)),
+    return HandlerOptions(ImportOptions(http=options.http_settings(settings), tmp_dir=settings.get("fetch", "tmp_dir"),
+                                        conversion=options.conversion_settings(settings), **gates(settings, False)),
                           settings.get("manager", "on_expire"), mapping)
 
 

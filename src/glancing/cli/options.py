@@ -25,7 +25,7 @@ OPTION_KEYS: Dict[str, str] = {
     "at_signing_time": "trust.at_signing_time", "url": "sources.marketplace_url",
     "ca_file": "fetch.ca_file", "keep": "manager.keep", "jobs": "manager.jobs", "lock": "manager.lock",
     "metrics_file": "manager.metrics", "db": "manager.database", "target": "target.kind",
-    "quarantine": "quarantine.enabled", "protected": "glance.protected",
+    "quarantine": "quarantine.enabled", "protected": "glance.protected", "disk_formats": "glance.disk_formats",
 }
 
 
@@ -100,6 +100,14 @@ def http_settings(settings: Settings) -> Any:
     if values.get("tls_verify") is False:
         common.UNSAFE.warning("[fetch] tls_verify is off: https downloads accept any certificate")
     return HttpSettings(**values)
+
+
+def conversion_settings(settings: Settings) -> Any:
+    """The site's disk formats and virtual-size cap ([glance] disk_formats, max_virtual_size)."""
+    from glancing.transform.convert import ConvertOptions
+
+    return ConvertOptions(disk_formats=settings.get("glance", "disk_formats"),
+                          max_virtual_size=settings.get("glance", "max_virtual_size"))
 
 
 def glance_settings(settings: Settings) -> Any:

@@ -19,7 +19,17 @@ STRATUSLAB_BASE = "http://mp.stratuslab.eu/"
 MARKETPLACE_ID = r"[A-P][A-Za-z0-9_-]{26}"
 MARKETPLACE_ID_PATTERN = re.compile(rf"^{MARKETPLACE_ID}$")
 
-# The disk formats Glance stores, plus OVA, which a record may declare and the pipeline
-# reports on itself. A record naming anything else is refused as malformed.
+# The disk formats Glance stores, plus OVA, an archive whose disk the pipeline imports
+# (transform.ova). A record naming anything else is refused as malformed.
 GLANCE_DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
 KNOWN_DISK_FORMATS = GLANCE_DISK_FORMATS + ("ova",)
+# Other names records and lists give those formats: qemu's (vpc), the HEPiX spec's, common spellings.
+DISK_FORMAT_ALIASES = {"vpc": "vhd", "img": "raw", "qcow2": "qcow2", "qcow-2": "qcow2", "vmdk": "vmdk",
+                       "vhd": "vhd", "vhdx": "vhdx", "vdi": "vdi", "raw": "raw", "iso": "iso", "ova": "ova"}
+
+
+def normalize_disk_format(text: str) -> str:
+    """A declared disk format in Glance's spelling (``VPC`` -> ``vhd``, ``QCOW2`` -> ``qcow2``);
+    an unknown name comes back lower-cased, for the caller to refuse."""
+    lowered = text.strip().lower()
+    return DISK_FORMAT_ALIASES.get(lowered, lowered)

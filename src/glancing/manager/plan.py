@@ -100,17 +100,23 @@ def digest_match(image: ManagedImage, digests: Mapping[str, str], size: Optional
     """Whether Glance's own digests of ``image`` agree with ``digests``.
 
     True when every digest both sides know agrees (md5 with ``checksum``, the ``os_hash_algo``
-    one with ``os_hash_value``), False when one differs or the sizes differ, None when nothing can
-    be compared. Raises nothing.
+    one with ``os_hash_value``, the ``glancing_<alg>`` and ``glancing_original_<alg>`` properties;
+    only these for a converted image), False when one differs or the sizes differ, None when
+    nothing can be compared. Raises nothing.
     """
-    if size is not None and image.size is not None and size != image.size:
-        return False
     pairs = []
-    if image.checksum and "md5" in digests:
-        pairs.append((image.checksum, digests["md5"]))
-    algo = (image.os_hash_algo or "").lower()
-    if image.os_hash_value and algo in digests:
-        pairs.append((image.os_hash_value, digests[algo]))
+    # A converted disk or an OVA's disk: Glance's size and digests are of other bytes than the
+    # source's; only the digests glancing verified and recorded describe the source.
+    if not any(image.properties.get(p) for p in names.TRANSFORMED_PROPS):
+        if size is not None and image.size is not None and size != image.size:
+            return False
+        if image.checksum and "md5" in digests:
+            pairs.append((image.checksum, digests["md5"]))
+        algo = (image.os_hash_algo or "").lower()
+        if image.os_hash_value and algo in digests:
+            pairs.append((image.os_hash_value, digests[algo]))
+    pairs.extend((image.properties[names.PROP_ORIGINAL_PREFIX + alg], value) for alg, value in digests.items()
+                 if image.properties.get(names.PROP_ORIGINAL_PREFIX + alg))
     # The import pipeline records the digests it verified as glancing_<alg> properties.
     pairs.extend((image.properties[names.PROP_DIGEST_PREFIX + alg], value) for alg, value in digests.items()
                  if image.properties.get(names.PROP_DIGEST_PREFIX + alg))

@@ -127,4 +127,11 @@ def judge(target: Any, held: Held, policy: QuarantinePolicy) -> Verdict:
     return verdict
 
 
-__all__ = ["Held", "QuarantinePolicy", "Spooler", "builtin_outcomes", "judge", "local_copy", "script_fields"]
+def quarantine(target: Any, held: Held, policy: Optional[QuarantinePolicy]) -> Optional[Verdict]:
+    """The verdict on a staged image, None when there is no quarantine."""
+    if policy is None:
+        return None
+    return judge(target, held, policy)
+
+
+__all__ = ["Held", "quarantine", "QuarantinePolicy", "Spooler", "builtin_outcomes", "judge", "local_copy", "script_fields"]

@@ -13,7 +13,7 @@ from glancing.errors import RecordError
 from glancing.formats.dates import format_date
 from glancing.formats.detect import Kind, detect
 from glancing.formats.hepix.read import HepixImage, HepixList, find_image, parse_list_json, read_image_list
-from glancing.formats.vocab import KNOWN_DISK_FORMATS
+from glancing.formats.vocab import KNOWN_DISK_FORMATS, normalize_disk_format
 from glancing.model import DigestScope, Expected, ImageSpec, Origin
 from glancing.sources import common
 from glancing.sources.common import default_name
@@ -23,7 +23,6 @@ __all__ = ["HepixImage", "HepixList", "find_image", "parse_image_list", "read_im
            "image_properties"]
 
 _COMPRESSED = {"gz": "gz", "bz2": "bz2", "xz": "xz", "zip": "zip"}
-_FORMAT_ALIASES = {"vpc": "vhd", "img": "raw"}
 
 
 def parse_image_list(data: bytes, what: str = "image list") -> HepixList:
@@ -50,7 +49,7 @@ def _disk_format(fmt: Optional[str], what: str) -> Tuple[Optional[str], Optional
     parts = fmt.strip().lower().split(".")
     compression = _COMPRESSED.get(parts[-1]) if len(parts) > 1 else None
     base = ".".join(parts[:-1]) if compression else ".".join(parts)
-    base = _FORMAT_ALIASES.get(base, base)
+    base = normalize_disk_format(base)
     if base not in KNOWN_DISK_FORMATS:
         raise RecordError(f"{what}: hv:format {fmt!r} is not a known disk format "
                           f"({', '.join(KNOWN_DISK_FORMATS)}, optionally .gz/.bz2/.xz/.zip)")

@@ -172,7 +172,9 @@ def _available(event: HandlerEvent, target: Target, options: HandlerOptions) -> 
     spec = image_spec(event)
     sha512 = spec.expected.digests["sha512"]
     identifier = event.field("DC_IDENTIFIER")
-    same = [i for i in target.current(name) if str(i.get("os_hash_value") or "").lower() == sha512]
+    # A converted image (an OVA's disk) keeps the sha512 of the file as given as a property.
+    same = [i for i in target.current(name) if sha512 in (str(i.get("os_hash_value") or "").lower(),
+                                                          str(i.get(names.PROP_DIGEST_PREFIX + "sha512") or ""))]
     if same:
         return HandlerResult(event.type, identifier, "current", [str(i["id"]) for i in same],
                              f"{name!r} already holds these bytes")

@@ -24,6 +24,11 @@ PROP_ENDORSED = "endorsed_at"              # endorsement date of the record (see
 PROP_GLANCING_VERSION = "glancing_version"
 PROP_DIGEST_SCOPE = "glancing_digest_scope"
 PROP_DIGEST_PREFIX = "glancing_"           # glancing_<alg>: a digest glancing verified
+# The image stored is not the bytes as given: a disk converted or taken out of an OVA.
+PROP_CONVERTED_FROM = "glancing_converted_from"  # the disk's format before conversion
+PROP_OVA_DISK = "glancing_ova_disk"              # the OVA member imported
+PROP_ORIGINAL_PREFIX = "glancing_original_"      # glancing_original_<alg>: digests of the bytes as given
+TRANSFORMED_PROPS = (PROP_CONVERTED_FROM, PROP_OVA_DISK)
 
 # Retirement and rollback.
 PROP_APPLIANCE = "glancing_appliance"      # the name a backup was current under

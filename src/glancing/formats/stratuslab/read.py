@@ -25,7 +25,7 @@ from glancing.errors import RecordDeprecated, RecordError, RecordExpired
 from glancing.formats.dates import CLOCK_SKEW, as_utc, format_date, is_future, parse_date
 from glancing.formats.stratuslab.graph import RecordGraph, graph_from_document, graph_of_element, record_graphs
 from glancing.formats.text import clean
-from glancing.formats.vocab import DCTERMS_NS, KNOWN_DISK_FORMATS, SLREQ_NS, SLTERMS_NS
+from glancing.formats.vocab import DCTERMS_NS, KNOWN_DISK_FORMATS, SLREQ_NS, SLTERMS_NS, normalize_disk_format
 
 __all__ = ["StratusLabRecord", "parse_records", "record_from_tree", "record_from_document", "refusal",
            "select_record"]
@@ -203,10 +203,10 @@ def _compression(text: Optional[str], what: str) -> Optional[str]:
 def _disk_format(text: Optional[str], what: str) -> Optional[str]:
     if not text:
         return None
-    if text.lower() not in KNOWN_DISK_FORMATS:
+    if normalize_disk_format(text) not in KNOWN_DISK_FORMATS:
         raise RecordError(f"{what}: dcterms:format {text!r} is not a known disk format "
                           f"({', '.join(KNOWN_DISK_FORMATS)})")
-    return text.lower()
+    return normalize_disk_format(text)
 
 
 _TERMS = {  # field -> (predicate URI, label in messages)

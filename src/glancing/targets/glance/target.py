@@ -47,6 +47,24 @@ class GlanceSettings:
         return RetryPolicy(retries=64, backoff=self.backoff, max_pause=10.0, deadline=self.discard_timeout)
 
 
+# Image attributes Glance keeps as integers (a property such as an OVF's memory hint sets them).
+INTEGER_ATTRIBUTES = ("min_ram", "min_disk")
+
+
+def _typed(properties: Dict[str, str]) -> Dict[str, Any]:
+    """``properties`` with the integer attributes as numbers (Glance refuses "512" for min_ram);
+    a value that is no whole number is left out rather than failing the release."""
+    typed: Dict[str, Any] = dict(properties)
+    for key in INTEGER_ATTRIBUTES:
+        if key in typed:
+            value = typed.pop(key)
+            if value.isdigit():
+                typed[key] = int(value)
+            else:
+                log.warning("ignoring %s=%r: not a whole number", key, value)
+    return typed
+
+
 def pending_name(name: str, limits: Limits = LIMITS) -> str:
     """The temporary name of a staged upload, cut to fit the name limit."""
     suffix = f" [glancing upload {uuid.uuid4().hex[:8]}]"
@@ -131,7 +149,7 @@ class GlanceTarget:
         visibility = "shared" if release.members and release.visibility == "private" else release.visibility
         image = self.store.update(staged.id, remove=pending, tags=[names.TAG_MANAGED],
                                   name=release.name, visibility=visibility, os_hidden=False,
-                                  protected=release.protected, **self.limits.fit(release.properties))
+                                  protected=release.protected, **_typed(self.limits.fit(release.properties)))
         for project in release.members:
             self.members.add(staged.id, project)
         for project in held:  # the quarantine's test project, unless it is a member by choice
