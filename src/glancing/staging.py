@@ -65,8 +65,8 @@ def _stage_by_reference(target: Target, request: StageRequest, flow: DataFlow, s
     spooled: Optional[str] = None
     if PayloadKind.PATH not in target.accepts:
         if transformed or flow.result.compression is not None or local is not None:
-            raise UsageError(f"{source}: this target downloads the image itself, so only from an uncompressed "
-                             "http(s) or ftp source it can take as it is (no conversion, no OVA)")
+            raise UsageError(f"{source}: this target downloads the image itself, from an uncompressed http(s) "
+                             "or ftp source only, and takes it as it is (no conversion, no OVA)")
         flow.drain()
         payload = Payload(url=source, size=flow.result.size)
     elif local is not None and flow.result.compression is None and os.path.isfile(local):
