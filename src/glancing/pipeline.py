@@ -71,6 +71,8 @@ class ImportOptions:
     # Another host's staged upload is presumed dead after this ([glance] stale_upload_after).
     stale_upload_after: _dt.timedelta = _dt.timedelta(days=1)
     http: HttpSettings = HttpSettings()
+    # upload (through this host), web-download (the target fetches the URL) or auto (webdownload.py)
+    method: str = "upload"
     progress: Optional[Callable[[int, Optional[int]], None]] = None
 
 
@@ -90,6 +92,7 @@ class ImportResult:
     visibility: Optional[str] = None
     retired: List[Dict[str, str]] = field(default_factory=list)
     backups: List[str] = field(default_factory=list)
+    method: str = "upload"  # how the bytes reached the target
 
     def as_json(self) -> Dict[str, Any]:
         return {
@@ -100,7 +103,7 @@ class ImportResult:
             "compression": self.flow.compression, "digests": self.digests,
             "source_digests": self.flow.given_digests, "verified": self.flow.verified,
             "forced": self.flow.forced, "retired": self.retired, "backups": self.backups,
-            "kept_file": self.flow.kept_file,
+            "kept_file": self.flow.kept_file, "method": self.method,
         }
 
 
@@ -151,6 +154,12 @@ def import_image(spec: ImageSpec, options: ImportOptions, target: Optional[Targe
     _refuse_unverified(spec, options)
     name = options.name or default_name(spec)
     _judge_names(limits, name, options, spec, extra_properties or {})
+    if options.method != "upload":
+        from glancing import webdownload
+
+        fetched = webdownload.try_import(spec, options, target, name, replace, extra_properties or {}, session)
+        if fetched is not None:
+            return fetched
     stream = open_first(spec.locations, session or new_session(), options.http,
                         allow_local=spec.origin is not Origin.REMOTE)
     flow = DataFlow(stream, spec.expected, FlowOptions(
@@ -329,5 +338,8 @@ def _retire_all(target: Target, old: Sequence[Mapping[str, Any]], new_id: str, o
         log.info("retired %s (%s) as a hidden backup", image["id"], image.get("name"))
 
 
+# Public for the other ways of staging an image (webdownload, fanout): the same retirement rules.
+retire_all = _retire_all
+
 __all__ = ["ImportOptions", "ImportResult", "check_stored_copy", "clean_leftovers", "default_name",
-           "image_properties", "import_image"]
+           "image_properties", "import_image", "retire_all"]

@@ -73,6 +73,13 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def _names(value: str) -> Tuple[str, ...]:
+    """A comma- or space-separated list of names (stores, clouds), in order, none twice."""
+    names = tuple(dict.fromkeys(n for n in re.split(r"[,\s]+", value.strip()) if n))
+    if not names:
+        raise ValueError("expected one or more names separated by commas")
+    return names
+
 
 @dataclass(frozen=True)
 class Key:
@@ -108,6 +115,14 @@ KEYS: Tuple[Key, ...] = (
     Key("glance", "clean_leftovers", _flag, True, "remove uploads that dead runs of this command left staged"),
     Key("glance", "stale_upload_after", _number, 86400.0,
         "seconds after which another host's staged upload counts as dead"),
+    Key("glance", "import_method", _choice("upload", "web-download", "auto"), "upload",
+        "how the bytes reach Glance: upload (through this host), web-download (Glance fetches the URL), auto"),
+    Key("glance", "stores", _names, None,
+        "Glance multi-store backends: upload to the first, then Glance copies to the others (copy-image)"),
+    Key("glance", "clouds", _names, None,
+        "clouds.yaml entries to import into, all from one read (default: --os-cloud, else OS_*)"),
+    Key("glance", "import_timeout", _number, 3600.0,
+        "seconds to wait for Glance's web-download or copy-image task before failing"),
     Key("trust", "ca_dir", _path, "/etc/grid-security/certificates",
         "grid CA directory (<hash>.0 certificates, <hash>.r0 CRLs)", legacy_env="GLANCING_CA_DIR"),
     Key("trust", "trust_file", _path, "/etc/glancing/trusted-endorsers", "trusted endorsers file",

@@ -92,6 +92,7 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
                      help="visibility ([glance] visibility; default: that of the image replaced, else private)")
     img.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
                      help="extra image property (repeatable)")
+    options.add_scale_options(img)
     options.add_record_options(p)
     options.add_fetch_options(p)
     options.add_trust_options(p)
@@ -151,7 +152,8 @@ def _options(args: argparse.Namespace, settings: Settings, properties: Dict[str,
         visibility=settings.get("glance", "visibility"), properties=properties,
         allow_unverified=args.allow_unverified, http=options.http_settings(settings),
         clean_leftovers=settings.get("glance", "clean_leftovers"),
-        stale_upload_after=_dt.timedelta(seconds=settings.get("glance", "stale_upload_after")), progress=progress)
+        stale_upload_after=_dt.timedelta(seconds=settings.get("glance", "stale_upload_after")), progress=progress,
+        method=settings.get("glance", "import_method"))
 
 
 def _report(result: ImportResult, as_json: bool, quiet: bool) -> None:
