@@ -338,8 +338,11 @@ def _retire_all(target: Target, old: Sequence[Mapping[str, Any]], new_id: str, o
         log.info("retired %s (%s) as a hidden backup", image["id"], image.get("name"))
 
 
-# Public for the other ways of staging an image (webdownload, fanout): the same retirement rules.
+# Public for the other ways of staging an image (webdownload, fanout): the same rules, not copies.
 retire_all = _retire_all
+refuse_unverified = _refuse_unverified
+judge_names = _judge_names
+detect_format = _disk_format
 
 __all__ = ["ImportOptions", "ImportResult", "check_stored_copy", "clean_leftovers", "default_name",
-           "image_properties", "import_image", "retire_all"]
+           "detect_format", "image_properties", "import_image", "judge_names", "refuse_unverified", "retire_all"]

@@ -183,12 +183,15 @@ def _import(args: argparse.Namespace) -> int:
     spec: ImageSpec = resolve(args.source, options.source_settings(args, settings, lazy=True))
     spec = _merge(spec, expected_from_sums(args.sums_files, file_name(spec.source), options.http_settings(settings),
                                            known=inline))
+    clouds = settings.get("glance", "clouds") or ()
+    progress = common.Progress() if common.want_progress(args) else None
+    if len(clouds) > 1 and not args.dry_run:
+        return _fan_out(args, settings, spec, _options(args, settings, properties, progress), clouds)
     target = None
     if not args.dry_run:
         from glancing.targets.glance import connect
 
-        target = connect(args, options.glance_settings(settings))
-    progress = common.Progress() if common.want_progress(args) else None
+        target = connect(args, options.glance_settings(settings), cloud=clouds[0] if clouds else None)
     try:
         result = import_image(spec, _options(args, settings, properties, progress), target)
     finally:
@@ -198,6 +201,33 @@ def _import(args: argparse.Namespace) -> int:
         log.error("FORCED: imported although %s did not match", ", ".join(result.flow.forced))
     _report(result, args.json, args.quiet)
     return errors.OK
+
+
+def _fan_out(args: argparse.Namespace, settings: Settings, spec: ImageSpec, opts: ImportOptions,
+             clouds: Sequence[str]) -> int:
+    """One read into every cloud; exit 0, 8 when some clouds failed, else the clouds' common error."""
+    from glancing.fanout import import_everywhere
+    from glancing.targets.glance import connect
+
+    targets: Dict[str, object] = {}
+    for cloud in clouds:
+        try:
+            targets[cloud] = connect(args, options.glance_settings(settings), cloud=cloud)
+        except errors.GlancingError as e:  # a cloud that cannot be reached fails alone
+            targets[cloud] = e
+    try:
+        result = import_everywhere(spec, opts, targets)  # type: ignore[arg-type]
+    finally:
+        if opts.progress:
+            opts.progress.finish()
+    if args.json:
+        common.print_json(result.as_json())
+    for outcome in result.outcomes:
+        if outcome.error is not None:
+            print(f"glancing: error: cloud {outcome.cloud}: {outcome.error}", file=sys.stderr)
+        elif outcome.result is not None and not args.json:
+            _report(outcome.result, False, args.quiet)
+    return result.exit_code()
 
 
 def _merge(spec: ImageSpec, user: Dict[str, str]) -> ImageSpec:

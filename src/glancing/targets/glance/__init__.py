@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+from typing import Any, Optional
 
 from glancing.targets.glance.importer import ImportWait, check_stores
 from glancing.targets.glance.store import GlanceStore
@@ -16,13 +16,14 @@ from glancing.targets.glance.target import COMPUTES, LIMITS, GlanceSettings, Gla
 log = logging.getLogger(__name__)
 
 
-def connect(args: argparse.Namespace, settings: GlanceSettings = GlanceSettings()) -> GlanceTarget:
+def connect(args: argparse.Namespace, settings: GlanceSettings = GlanceSettings(),
+            cloud: Optional[str] = None) -> GlanceTarget:
     """The Glance the OpenStack options and environment describe, scoped to the session's project
-    (every visible image when the session has none, e.g. a bare token). Raises GlanceError or
-    UsageError."""
+    (every visible image when the session has none, e.g. a bare token); ``cloud`` names the
+    clouds.yaml entry when several were given. Raises GlanceError or UsageError."""
     from glancing.targets.glance.auth import glance_client
 
-    return connect_client(glance_client(args), settings)
+    return connect_client(glance_client(args, cloud), settings)
 
 
 def connect_client(client: Any, settings: GlanceSettings = GlanceSettings()) -> GlanceTarget:

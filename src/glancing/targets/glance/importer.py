@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from glancing.errors import GlanceError, UsageError
 from glancing.retry import RetryPolicy
-from glancing.targets.glance.store import GlanceStore
+from glancing.targets.glance.store import GlanceStore, status_of
 
 log = logging.getLogger(__name__)
 
@@ -120,18 +120,30 @@ def _quiet(error: BaseException, pause: float) -> None:
     log.debug("%s; looking again in %.1f s", error, pause)
 
 
-def web_download(store: GlanceStore, image_id: str, url: str, into: Optional[str], wait: ImportWait) -> Dict[str, Any]:
-    """Glance fetches ``url`` into the (queued) image, in store ``into`` (None: its default)."""
-    store.start_import(image_id, "web-download", uri=url, stores=[into] if into else ())
+def web_download(store: GlanceStore, image_id: str, url: str, stores: Sequence[str], wait: ImportWait) -> Dict[str, Any]:
+    """Glance fetches ``url`` into the (queued) image, into every store of ``stores`` at once
+    (none: its default store)."""
+    store.start_import(image_id, "web-download", uri=url, stores=stores)
     log.info("Glance is downloading %s into %s", url, image_id)
-    return wait_for(store, image_id, [into] if into else [], "the web-download", wait)
+    return wait_for(store, image_id, list(stores), "the web-download", wait)
 
 
-def copy_to(store: GlanceStore, image_id: str, stores: Sequence[str], wait: ImportWait) -> Dict[str, Any]:
-    """Glance copies the active image to every store of ``stores`` (copy-image)."""
-    store.start_import(image_id, "copy-image", stores=stores)
-    log.info("Glance is copying %s to store %s", image_id, ", ".join(stores))
-    return wait_for(store, image_id, list(stores), "the copy to store " + ", ".join(stores), wait)
+def copy_to(store: GlanceStore, image_id: str, held: Sequence[str], more: Sequence[str],
+            wait: ImportWait) -> Dict[str, Any]:
+    """Glance copies the active image, held by ``held``, to every store of ``more`` (copy-image)."""
+    def start() -> None:
+        store.start_import(image_id, "copy-image", stores=more)
+
+    # 409 "Image has active task": the task that made the image active may still hold its lock.
+    try:
+        wait.policy().call(start, lambda e: status_of(e) == 409, "start copy-image", on_retry=_quiet)
+    except GlanceError as e:
+        if status_of(e) == 403:
+            raise GlanceError(f"{e} (Glance's default policy lets only admins copy images between stores: "
+                              "use an admin cloud entry, or change the copy_image policy)") from e
+        raise
+    log.info("Glance is copying %s to store %s", image_id, ", ".join(more))
+    return wait_for(store, image_id, [*held, *more], "the copy to store " + ", ".join(more), wait)
 
 
 __all__ = ["ImportWait", "check_stores", "copy_to", "task_error", "wait_for", "web_download"]

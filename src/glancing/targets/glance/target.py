@@ -99,15 +99,14 @@ class GlanceTarget:
             container_format=request.container_format, visibility="private", os_hidden=True,
             tags=[names.TAG_MANAGED, names.TAG_PENDING], **request.mark.properties(request.name))
         staged = Staged(image["id"], image.get("name") or "")
-        first = self.stores[0] if self.stores else None
         try:
             if payload.kind is PayloadKind.URL:
-                importer.web_download(self.store, staged.id, str(payload.url), first, self.wait)
+                importer.web_download(self.store, staged.id, str(payload.url), self.stores, self.wait)
             else:
-                self.store.upload(staged.id, payload.stream, payload.size, store=first)
-            if self.stores[1:]:
-                # Published only once every store holds it: the copy is part of staging.
-                importer.copy_to(self.store, staged.id, self.stores[1:], self.wait)
+                self.store.upload(staged.id, payload.stream, payload.size, store=self.stores[0] if self.stores else None)
+                if self.stores[1:]:
+                    # Published only once every store holds it: the copy is part of staging.
+                    importer.copy_to(self.store, staged.id, self.stores[:1], self.stores[1:], self.wait)
         except BaseException as e:
             self.discard(staged.id)
             if isinstance(e, GlanceError) and is_transient(e):
