@@ -109,3 +109,21 @@ def test_clouds_from_settings_replace_the_old_image_in_each(lab, glance_cleanup,
     assert res.returncode == 0, res.stderr
     for cloud in json.loads(res.stdout)["clouds"]:
         assert cloud["retired"] == [{"id": old[cloud["cloud"]], "name": name}]
+
+
+def test_manager_syncs_each_cloud_and_says_which_failed(lab, glance_cleanup, run_cli, tmp_path, http_server,
+                                                        marketplace, pki, glance, clouds):
+    from test_manager_glance import Site
+
+    (tmp_path / "www").mkdir()
+    site = Site(tmp_path, http_server(tmp_path / "www"), marketplace, pki, run_cli, lab, glance)
+    site.write_list(site.publish("fan", "1.0"))
+    res = run_cli("glance_manager", "--os-cloud", "lab", "--os-cloud", "lab-wrong", "--os-cloud", "lab-second",
+                  "-l", str(site.list), "-u", marketplace.base, *site.trust, "--lock", str(site.lock), "--json",
+                  env=clouds)
+    assert res.returncode == 8, res.stderr
+    out = json.loads(res.stdout)
+    assert out["failed"] == ["lab-wrong"] and list(out["clouds"]) == ["lab", "lab-wrong", "lab-second"]
+    admin = lab.admin_glance()
+    found = [i for i in admin.images.list(filters={"name": site.title("fan")})]
+    assert len({i["owner"] for i in found}) == 2 and all(i["status"] == "active" for i in found)

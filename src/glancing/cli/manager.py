@@ -132,11 +132,12 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     return p
 
 
-def _connect(args: argparse.Namespace, settings: Settings) -> Any:
+def _connect(args: argparse.Namespace, settings: Settings, cloud: Optional[str] = None) -> Any:
     def connect() -> Target:
         from glancing.targets.glance import connect as glance
 
-        return glance(args, options.glance_settings(settings))
+        clouds = settings.get("glance", "clouds") or ()
+        return glance(args, options.glance_settings(settings), cloud=cloud or (clouds[0] if len(clouds) == 1 else None))
     return connect
 
 
@@ -162,7 +163,8 @@ def _sync(args: argparse.Namespace) -> int:
     sync_options = SyncOptions(dry_run=args.dry_run, keep=settings.get("manager", "keep"),
                                on_expire=settings.get("manager", "on_expire"),
                                jobs=settings.get("manager", "jobs"),
-                               import_options=ImportOptions(http=options.http_settings(settings)),
+                               import_options=ImportOptions(http=options.http_settings(settings),
+                                                            method=settings.get("glance", "import_method")),
                                image_retry=RetryPolicy(retries=settings.get("manager", "image_retries"),
                                                        backoff=settings.get("manager", "image_backoff")))
     request = service.SyncRequest(
@@ -172,6 +174,11 @@ def _sync(args: argparse.Namespace) -> int:
     subs: list = []
     request = replace(request, subscriptions=manager_sync.subscriptions_step(
         args, settings, sync_options.import_options, subs))
+    clouds = settings.get("glance", "clouds") or ()
+    if len(clouds) > 1:
+        from glancing.cli.manager_clouds import sync_each
+
+        return sync_each(args, clouds, request, lambda c: _connect(args, settings, c), _fetcher(args, settings))
     report = service.run_sync(request, _connect(args, settings), _fetcher(args, settings))
     return manager_sync.print_sync(args, report, subs[0] if subs else None)
 
