@@ -71,6 +71,7 @@ bench: deps venv lab-install lab-up
 	$(VPY) bench/run.py
 	$(VPY) bench/manager.py
 	$(VPY) bench/subs.py
+	$(VPY) bench/scale.py
 
 clean:
 	$(LAB) reset
