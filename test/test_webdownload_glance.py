@@ -147,3 +147,34 @@ def test_web_download_into_two_stores(lab, glance_cleanup, run_cli, www, name):
     image = lab.admin_glance().images.get(json.loads(res.stdout)["image_id"])
     assert sorted(image["stores"].split(",")) == ["fs", "fs2"] and image["status"] == "active"
     assert not image["os_hidden"] and image["os_hash_value"] == digest(img, "sha512")
+
+
+def test_hostile_disk_refused_before_glance_is_asked_to_fetch(lab, glance_cleanup, run_cli, www, name):
+    from images import qcow2_with_backing
+
+    root, server = www
+    img = qcow2_with_backing(root / f"{name}.qcow2", "/etc/passwd")
+    admin = lab.admin_glance()
+    before = all_ids(admin)
+    server.requests.clear()
+    res = run_cli("glancing", "--method", "web-download", "-n", name, "-s", digest(img, "sha512"),
+                  server.url(img.name))
+    assert res.returncode == 1 and "backing file" in res.stderr
+    assert all_ids(admin) == before
+    assert all("glancing/" in str(h.get("User-Agent")) for _, _, h in server.requests)  # Glance fetched nothing
+
+
+def test_web_download_into_two_clouds(lab, glance_cleanup, run_cli, www, name, tmp_path):
+    root, server = www
+    img = make_qcow2(root / f"{name}.qcow2", seed=b"two clouds", size_mib=24)
+    server.requests.clear()
+    env = {k: None for k in lab.env if k != "OS_CLIENT_CONFIG_FILE"}
+    res = run_cli("glancing", "--os-cloud", "lab", "--os-cloud", "lab-second", "--method", "auto", "-n", name,
+                  "-s", digest(img, "sha512"), "--json", server.url(img.name), env=env)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert [c["method"] for c in out["clouds"]] == ["web-download", "web-download"]
+    admin = lab.admin_glance()
+    assert all(admin.images.get(c["image_id"])["os_hash_value"] == digest(img, "sha512") for c in out["clouds"])
+    ours = glancing_requests(server, "/" + img.name)
+    assert ours and all(r == ("GET", "bytes=0-8388607") for r in ours)  # heads only, never the image

@@ -26,7 +26,7 @@ import requests
 
 from glancing import errors, pipeline
 from glancing.dataflow import DataFlow, FlowOptions
-from glancing.errors import GlanceError, GlancingError
+from glancing.errors import GlanceError, GlancingError, UsageError
 from glancing.fetch import new_session, open_first
 from glancing.model import ImageSpec, Origin
 from glancing.targets.base import LeftoverPolicy, Payload, PendingMark, Release, Staged, StageRequest, Target
@@ -85,6 +85,7 @@ class TeeReader:
         self.queue: "queue.Queue[Any]" = queue.Queue(maxsize=depth)
         self.closed = threading.Event()  # set by the consumer's side when its upload ended
         self._buffer: Deque[bytes] = collections.deque()
+        self._offset = 0  # already read from self._buffer[0]
         self._eof = False
 
     def read(self, size: int = -1) -> bytes:
@@ -101,11 +102,17 @@ class TeeReader:
                 self._buffer.append(item)
         if not self._buffer:
             return b""
-        chunk = self._buffer.popleft()
-        if len(chunk) > size:
-            self._buffer.appendleft(chunk[size:])
-            chunk = chunk[:size]
-        return chunk
+        # A reader asking for less than a chunk (glanceclient reads 64 KiB) gets slices from an
+        # offset: one copy per byte, not a copy of the rest of the chunk per call.
+        chunk = self._buffer[0]
+        end = min(len(chunk), self._offset + size)
+        piece = chunk if self._offset == 0 and end == len(chunk) else chunk[self._offset:end]
+        if end == len(chunk):
+            self._buffer.popleft()
+            self._offset = 0
+        else:
+            self._offset = end
+        return piece
 
 
 class Tee:
@@ -139,9 +146,10 @@ class Tee:
                     self._put(reader, chunk)
         except Exception as e:  # noqa: BLE001 - the verdict, handed to every upload
             item, whole = e, True
-        except BaseException as e:
+        except BaseException:
+            # Ctrl-C: every upload fails (and discards its copy) on an ordinary error.
             for reader in self.readers:
-                self._put(reader, e)
+                self._put(reader, GlancingError("interrupted"))
             raise
         for reader in self.readers:
             self._put(reader, item)
@@ -189,16 +197,24 @@ def import_everywhere(spec: ImageSpec, options: Any, targets: Mapping[str, Union
     name = options.name or pipeline.default_name(spec)
     for target in live.values():
         pipeline.judge_names(target.limits, name, options, spec, {})
-    first = next(iter(live.values()))
-    if options.method != "upload":
-        from glancing import webdownload
-
-        if webdownload.static_reason(spec, options, first) is None or options.method == "web-download":
-            for cloud, target in live.items():
-                _each(outcomes[cloud], lambda t=target: pipeline.import_image(spec, options, t, session=session))
-            return FanoutResult(list(outcomes.values()))
+    if options.method != "upload" and _web_download_applies(spec, options, next(iter(live.values())), session):
+        for cloud, target in live.items():
+            _each(outcomes[cloud], lambda t=target: pipeline.import_image(spec, options, t, session=session))
+        return FanoutResult(list(outcomes.values()))
     _stream_to_all(spec, options, name, live, outcomes, session)
     return FanoutResult(list(outcomes.values()))
+
+
+def _web_download_applies(spec: ImageSpec, options: Any, target: Target, session: Optional[requests.Session]) -> bool:
+    """Decided once for every cloud, so that ``auto`` never falls back to one read per cloud."""
+    from glancing import webdownload
+
+    why, _, _ = webdownload.reason(spec, options, target, session)
+    if why is not None and options.method == "web-download":
+        raise UsageError(f"--method web-download cannot import {spec.source}: {why}")
+    if why is not None:
+        log.info("uploading through this host: web-download does not apply (%s)", why)
+    return why is None
 
 
 def _each(outcome: CloudOutcome, work: Any) -> None:

@@ -119,6 +119,17 @@ def judge(copy: Any, spec: ImageSpec, url: str) -> FlowResult:
     return flow
 
 
+def reason(spec: ImageSpec, options: Any, target: Optional[Target],
+           session: Optional[requests.Session] = None) -> Tuple[Optional[str], bytes, Optional[int]]:
+    """(why web-download does not apply or None, the head read to tell, the size the server
+    announced). The head is read only when nothing known beforehand rules web-download out."""
+    why = static_reason(spec, options, target)
+    if why is not None:
+        return why, b"", None
+    head, total = read_head(spec.locations[0].url, options.http, session)
+    return head_reason(head), head, total
+
+
 def try_import(spec: ImageSpec, options: Any, target: Optional[Target], name: str,
                replace: Optional[Sequence[Mapping[str, Any]]], extra: Mapping[str, str],
                session: Optional[requests.Session] = None) -> Any:
@@ -127,12 +138,10 @@ def try_import(spec: ImageSpec, options: Any, target: Optional[Target], name: st
     bytes itself). Raises UsageError when ``web-download`` was asked for and cannot be used."""
     if options.method not in METHODS:
         raise UsageError(f"--method {options.method!r}: expected one of {', '.join(METHODS)}")
-    why = static_reason(spec, options, target)
-    if why is None and options.dry_run:
+    if options.dry_run and static_reason(spec, options, target) is None:
         return None
-    url = spec.locations[0].url if spec.locations else ""
-    head, total = (b"", None) if why else read_head(url, options.http, session)
-    why = why or head_reason(head)
+    url = spec.locations[0].url
+    why, head, total = reason(spec, options, target, session)
     if why is not None:
         if options.method == "web-download":
             raise UsageError(f"--method web-download cannot import {spec.source}: {why}")
@@ -176,4 +185,4 @@ def _publish(spec: ImageSpec, options: Any, target: Target, name: str, disk_form
     return result
 
 
-__all__: List[str] = ["METHODS", "head_reason", "judge", "read_head", "static_reason", "try_import"]
+__all__: List[str] = ["METHODS", "head_reason", "judge", "read_head", "reason", "static_reason", "try_import"]
