@@ -160,7 +160,7 @@ class GlanceStore:
         ``store``: the multi-store backend to write to (None: Glance's default). Never retried:
         the stream is consumed."""
         with _calling(f"upload image data to {image_id}"):
-            self._images.upload(image_id, data, image_size=size, backend=store)
+            self._images.upload(image_id, data, image_size=size, **({"backend": store} if store else {}))
 
     def start_import(self, image_id: str, method: str, uri: Optional[str] = None,
                      stores: Sequence[str] = ()) -> None:
