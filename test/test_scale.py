@@ -5,6 +5,7 @@ digests, the import wait's bound, the tee of the fan-out, the exit code of sever
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,3 +221,24 @@ def test_fanout_exit_codes_and_report():
     report = FanoutResult([bad]).as_json()
     assert report["status"] == "error" and report["clouds"] == [
         {"cloud": "b", "status": "error", "error": "401", "exit_code": 4}]
+
+
+def test_dry_run_judges_the_method_as_the_import_would(run_cli, http_server, tmp_path: Path):
+    from images import compress, digest, make_qcow2
+
+    www = tmp_path / "www"
+    www.mkdir()
+    server = http_server(www)
+    img = make_qcow2(www / "disk.qcow2", seed=b"dry")
+    packed = compress(img, "gz")
+    res = run_cli("glancing", "-d", "--method", "web-download", "-s", digest(packed, "sha512"),
+                  server.url(packed.name))
+    assert res.returncode == 2 and "gzip-compressed" in res.stderr
+    res = run_cli("glancing", "-d", "--method", "web-download", "-s", digest(img, "sha256"), server.url(img.name))
+    assert res.returncode == 2 and "no expected md5 or sha512" in res.stderr
+    res = run_cli("glancing", "-d", "--method", "web-download", "--json", "-s", digest(img, "sha512"),
+                  server.url(img.name))
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["status"] == "dry-run" and json.loads(res.stdout)["verified"] == ["sha512"]
+    res = run_cli("glancing", "-d", "--method", "teleport", str(img))
+    assert res.returncode == 2 and "--method" in res.stderr

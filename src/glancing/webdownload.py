@@ -134,18 +134,19 @@ def try_import(spec: ImageSpec, options: Any, target: Optional[Target], name: st
                replace: Optional[Sequence[Mapping[str, Any]]], extra: Mapping[str, str],
                session: Optional[requests.Session] = None) -> Any:
     """Import by web-download when ``options.method`` asks for it and it applies; None to use the
-    upload path (``auto`` when it does not apply, and every dry run: a dry run verifies the
-    bytes itself). Raises UsageError when ``web-download`` was asked for and cannot be used."""
+    upload path (``auto`` when it does not apply, and every dry run once the method is judged:
+    a dry run verifies the bytes itself). Raises UsageError when ``web-download`` was asked for and cannot be used."""
     if options.method not in METHODS:
         raise UsageError(f"--method {options.method!r}: expected one of {', '.join(METHODS)}")
-    if options.dry_run and static_reason(spec, options, target) is None:
-        return None
-    url = spec.locations[0].url
+    url = spec.locations[0].url if spec.locations else ""
     why, head, total = reason(spec, options, target, session)
     if why is not None:
         if options.method == "web-download":
             raise UsageError(f"--method web-download cannot import {spec.source}: {why}")
         log.info("uploading through this host: web-download does not apply (%s)", why)
+        return None
+    if options.dry_run:
+        log.info("web-download applies; the dry run checks the bytes through this host")
         return None
     if not head:
         raise FormatMismatch(f"{spec.source} is empty")
