@@ -242,3 +242,13 @@ def test_dry_run_judges_the_method_as_the_import_would(run_cli, http_server, tmp
     assert json.loads(res.stdout)["status"] == "dry-run" and json.loads(res.stdout)["verified"] == ["sha512"]
     res = run_cli("glancing", "-d", "--method", "teleport", str(img))
     assert res.returncode == 2 and "--method" in res.stderr
+
+
+def test_manager_status_refuses_several_clouds(run_cli, tmp_path: Path):
+    clouds = tmp_path / "clouds.yaml"
+    entry = ("    auth:\n      auth_url: http://127.0.0.1:9/v3\n      username: u\n      password: p\n"
+             "      project_name: p\n")
+    clouds.write_text("clouds:\n  one:\n" + entry + "  two:\n" + entry)
+    res = run_cli("glance_manager", "--os-cloud", "one", "--os-cloud", "two", "status",
+                  env={"OS_CLIENT_CONFIG_FILE": str(clouds)})
+    assert res.returncode == 2 and "works on one cloud; 2 are given" in res.stderr

@@ -137,7 +137,10 @@ def _connect(args: argparse.Namespace, settings: Settings, cloud: Optional[str] 
         from glancing.targets.glance import connect as glance
 
         clouds = settings.get("glance", "clouds") or ()
-        return glance(args, options.glance_settings(settings), cloud=cloud or (clouds[0] if len(clouds) == 1 else None))
+        if cloud is None and len(clouds) > 1:
+            raise errors.UsageError(f"this command works on one cloud; {len(clouds)} are given "
+                                    "(--os-cloud or [glance] clouds): name one with --os-cloud")
+        return glance(args, options.glance_settings(settings), cloud=cloud or (clouds[0] if clouds else None))
     return connect
 
 
