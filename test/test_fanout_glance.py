@@ -127,3 +127,31 @@ def test_manager_syncs_each_cloud_and_says_which_failed(lab, glance_cleanup, run
     admin = lab.admin_glance()
     found = [i for i in admin.images.list(filters={"name": site.title("fan")})]
     assert len({i["owner"] for i in found}) == 2 and all(i["status"] == "active" for i in found)
+
+
+def test_an_upload_cut_in_one_cloud_does_not_stop_the_other(lab, glance_cleanup, run_cli, served, name, clouds):
+    from tcpproxy import CuttingProxy
+
+    www, server = served
+    img = make_qcow2(www / "disk.qcow2", seed=b"cut one", size_mib=24)
+    proxy = CuttingProxy("127.0.0.1", 19292)
+    proxy.cut_uploads_after(4 << 20)
+    path = Path(clouds["OS_CLIENT_CONFIG_FILE"])
+    text = path.read_text()
+    lab_entry = text.split("  lab:\n", 1)[1].split("  lab-second:\n", 1)[0]
+    path.write_text(text + "  lab-cut:\n" + f"    image_endpoint_override: http://127.0.0.1:{proxy.port}\n" + lab_entry)
+    try:
+        res = run_cli("glancing", "--os-cloud", "lab-cut", "--os-cloud", "lab-second", "-n", name, "-s", digest(img),
+                      "--json", server.url("disk.qcow2"), env=clouds)
+    finally:
+        proxy.stop()
+    assert res.returncode == 8, res.stderr
+    out = json.loads(res.stdout)
+    assert out["failed"] == ["lab-cut"] and proxy.cuts == 1
+    cut, good = out["clouds"]
+    assert cut["exit_code"] == 4
+    image = lab.admin_glance().images.get(good["image_id"])
+    assert image["status"] == "active" and image["os_hash_value"] == digest(img, "sha512")
+    demo = lab.glance()
+    assert not list(demo.images.list(filters={"name": name}))  # nothing published in the cut cloud
+    assert len(gets(server, "/disk.qcow2")) == 1
