@@ -197,24 +197,34 @@ def import_everywhere(spec: ImageSpec, options: Any, targets: Mapping[str, Union
     name = options.name or pipeline.default_name(spec)
     for target in live.values():
         pipeline.judge_names(target.limits, name, options, spec, {})
-    if options.method != "upload" and _web_download_applies(spec, options, next(iter(live.values())), session):
+    head = _web_download_head(spec, options, next(iter(live.values())), session)
+    if head is not None:
+        from glancing import webdownload
+
         for cloud, target in live.items():
-            _each(outcomes[cloud], lambda t=target: pipeline.import_image(spec, options, t, session=session))
+            _each(outcomes[cloud], lambda t=target: webdownload.try_import(spec, options, t, name, None, {}, session,
+                                                                           known=head))
         return FanoutResult(list(outcomes.values()))
     _stream_to_all(spec, options, name, live, outcomes, session)
     return FanoutResult(list(outcomes.values()))
 
 
-def _web_download_applies(spec: ImageSpec, options: Any, target: Target, session: Optional[requests.Session]) -> bool:
-    """Decided once for every cloud, so that ``auto`` never falls back to one read per cloud."""
+def _web_download_head(spec: ImageSpec, options: Any, target: Target,
+                       session: Optional[requests.Session]) -> Optional[Tuple[bytes, Optional[int]]]:
+    """The head (and announced size) every cloud's web-download is judged on; None to upload.
+    Decided once for every cloud: ``auto`` never falls back to one read per cloud, and the head
+    is read once."""
     from glancing import webdownload
 
-    why, _, _ = webdownload.reason(spec, options, target, session)
+    if options.method == "upload":
+        return None
+    why, head, total = webdownload.reason(spec, options, target, session)
     if why is not None and options.method == "web-download":
         raise UsageError(f"--method web-download cannot import {spec.source}: {why}")
     if why is not None:
         log.info("uploading through this host: web-download does not apply (%s)", why)
-    return why is None
+        return None
+    return head, total
 
 
 def _each(outcome: CloudOutcome, work: Any) -> None:

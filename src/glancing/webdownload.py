@@ -132,14 +132,20 @@ def reason(spec: ImageSpec, options: Any, target: Optional[Target],
 
 def try_import(spec: ImageSpec, options: Any, target: Optional[Target], name: str,
                replace: Optional[Sequence[Mapping[str, Any]]], extra: Mapping[str, str],
-               session: Optional[requests.Session] = None) -> Any:
+               session: Optional[requests.Session] = None,
+               known: Optional[Tuple[bytes, Optional[int]]] = None) -> Any:
     """Import by web-download when ``options.method`` asks for it and it applies; None to use the
     upload path (``auto`` when it does not apply, and every dry run once the method is judged:
-    a dry run verifies the bytes itself). Raises UsageError when ``web-download`` was asked for and cannot be used."""
+    a dry run verifies the bytes itself). ``known``: the head and announced size already read (one
+    read for several clouds). Raises UsageError when ``web-download`` was asked for and cannot be used."""
     if options.method not in METHODS:
         raise UsageError(f"--method {options.method!r}: expected one of {', '.join(METHODS)}")
     url = spec.locations[0].url if spec.locations else ""
-    why, head, total = reason(spec, options, target, session)
+    if known is not None:
+        head, total = known
+        why = static_reason(spec, options, target) or head_reason(head)
+    else:
+        why, head, total = reason(spec, options, target, session)
     if why is not None:
         if options.method == "web-download":
             raise UsageError(f"--method web-download cannot import {spec.source}: {why}")
