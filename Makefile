@@ -80,6 +80,7 @@ bench: deps venv lab-install lab-up
 	$(VPY) bench/subs.py
 	$(VPY) bench/publish.py
 	$(VPY) bench/ova.py
+	$(VPY) bench/scale.py
 
 clean:
 	$(LAB) reset

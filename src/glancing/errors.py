@@ -32,7 +32,7 @@ exit codes:
   5    record refused: malformed, unsafe, expired, deprecated, unsigned or untrusted
   6    another run holds the lock (glance_manager)
   7    environment problem: a required tool (qemu-img) or configuration file is missing or unusable
-  8    partial failure (glance_manager): some images failed or were refused, the others were handled
+  8    partial failure: some images (glance_manager) or clouds (glancing) failed, the others were handled
   70   internal error (a bug: please report it with the -v traceback)
   130  interrupted (Ctrl-C or SIGTERM)"""
 

@@ -79,6 +79,8 @@ class ImportOptions:
     # The site's disk formats, --convert-to, --ova-disk, [glance] max_virtual_size (tmp_dir and
     # keep_temps above say where the spool goes and whether it stays).
     conversion: ConvertOptions = ConvertOptions()
+    # upload (through this host), web-download (the target fetches the URL) or auto (webdownload.py)
+    method: str = "upload"
     progress: Optional[Callable[[int, Optional[int]], None]] = None
     # Issue 14: the checks an image must pass before release (None: released at once), the
     # projects it is shared with (ids), Glance's protected flag on release.
@@ -111,6 +113,7 @@ class ImportResult:
     checks: Optional[Dict[str, Any]] = None  # the quarantine's verdict when there was one
     acceptance: Dict[str, str] = field(default_factory=dict)  # member -> accepted, or why not
     converted: Optional[Dict[str, Any]] = None  # what the transform step did (OVA, conversion)
+    method: str = "upload"  # how the bytes reached the target
 
     def as_json(self) -> Dict[str, Any]:
         return {
@@ -123,6 +126,7 @@ class ImportResult:
             "forced": self.flow.forced, "retired": self.retired, "backups": self.backups,
             "kept_file": self.flow.kept_file, "converted": self.converted,
             "members": self.members, "acceptance": self.acceptance, "checks": self.checks,
+            "method": self.method,
         }
 
 
@@ -169,6 +173,12 @@ def import_image(spec: ImageSpec, options: ImportOptions, target: Optional[Targe
     _refuse_unverified(spec, options)
     name = options.name or default_name(spec)
     _judge_names(limits, name, options, spec, extra_properties or {})
+    if options.method != "upload":
+        from glancing import webdownload
+
+        fetched = webdownload.try_import(spec, options, target, name, replace, extra_properties or {}, session)
+        if fetched is not None:
+            return fetched
     stream = open_first(spec.locations, session or new_session(), options.http,
                         allow_local=spec.origin is not Origin.REMOTE)
     flow = DataFlow(stream, spec.expected, FlowOptions(
@@ -295,5 +305,10 @@ def _publish(target: Target, flow: DataFlow, upload: Prepared, spec: ImageSpec, 
     return result
 
 
+# Public for the other ways of staging an image (webdownload, fanout): the same rules, not copies.
+refuse_unverified = _refuse_unverified
+judge_names = _judge_names
+detect_format = _disk_format
+
 __all__ = ["ImportOptions", "ImportResult", "check_stored_copy", "clean_leftovers", "default_name",
-           "image_properties", "import_image", "retire_all"]
+           "detect_format", "image_properties", "import_image", "judge_names", "refuse_unverified", "retire_all"]

@@ -132,6 +132,14 @@ def parse_size(value: str) -> Optional[int]:
     return size or None
 
 
+def _names(value: str) -> Tuple[str, ...]:
+    """A comma- or space-separated list of names (stores, clouds), in order, none twice."""
+    names = tuple(dict.fromkeys(n for n in re.split(r"[,\s]+", value.strip()) if n))
+    if not names:
+        raise ValueError("expected one or more names separated by commas")
+    return names
+
+
 @dataclass(frozen=True)
 class Key:
     """One setting: ``[section] name``, how its text is parsed, its default and its meaning."""
@@ -170,6 +178,14 @@ KEYS: Tuple[Key, ...] = (
         "disk formats the site runs: others (and OVA disks) are converted to the first (--disk-formats)"),
     Key("glance", "max_virtual_size", parse_size, 1 << 40,
         "refuse an image whose virtual size is larger (bytes, or 500G, 2T; 0: no limit)"),
+    Key("glance", "import_method", _choice("upload", "web-download", "auto"), "upload",
+        "how the bytes reach Glance: upload (through this host), web-download (Glance fetches the URL), auto"),
+    Key("glance", "stores", _names, None,
+        "Glance multi-store backends: upload to the first, then Glance copies to the others (copy-image)"),
+    Key("glance", "clouds", _names, None,
+        "clouds.yaml entries to import into, all from one read (default: --os-cloud, else OS_*)"),
+    Key("glance", "import_timeout", _number, 3600.0,
+        "seconds to wait for Glance's web-download or copy-image task before failing"),
     Key("trust", "ca_dir", _path, "/etc/grid-security/certificates",
         "grid CA directory (<hash>.0 certificates, <hash>.r0 CRLs)", legacy_env="GLANCING_CA_DIR"),
     Key("trust", "trust_file", _path, "/etc/glancing/trusted-endorsers", "trusted endorsers file",

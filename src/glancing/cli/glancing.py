@@ -96,6 +96,7 @@ def build_parser(argv: Sequence[str], with_auth: bool = True) -> argparse.Argume
                      help="visibility ([glance] visibility; default: that of the image replaced, else private)")
     img.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
                      help="extra image property (repeatable)")
+    options.add_scale_options(img)
     gating.add_options(p)
     add_conversion_options(p)
     options.add_record_options(p)
@@ -188,7 +189,8 @@ def _options(args: argparse.Namespace, settings: Settings, properties: Dict[str,
         clean_leftovers=settings.get("glance", "clean_leftovers"),
         stale_upload_after=_dt.timedelta(seconds=settings.get("glance", "stale_upload_after")), progress=progress,
         conversion=dataclasses.replace(options.conversion_settings(settings), convert_to=args.convert_to,
-                                       ova_disk=args.ova_disk))
+                                       ova_disk=args.ova_disk),
+        method=settings.get("glance", "import_method"))
 
 
 def _report(result: ImportResult, as_json: bool, quiet: bool) -> None:
@@ -224,11 +226,15 @@ def _import(args: argparse.Namespace) -> int:
                                            known=inline))
     quarantine = gating.quarantine_policy(settings, os.environ, settings.get("fetch", "tmp_dir"), args.dry_run)
     sharing = gating.Sharing(settings, args.share, properties.get("vmcatcher_event_vo"))
+    gates = {"quarantine": quarantine, "sharing": sharing, "protected": settings.get("glance", "protected")}
+    clouds = settings.get("glance", "clouds") or ()
+    progress = common.Progress() if common.want_progress(args) else None
+    if len(clouds) > 1 and not args.dry_run:
+        _refuse_fan_out(settings, quarantine, args.share)
+        return _fan_out(args, settings, spec, _options(args, settings, properties, progress), clouds)
     target = None
     if not args.dry_run:
-        target = options.connect_target(args, settings)
-    progress = common.Progress() if common.want_progress(args) else None
-    gates = {"quarantine": quarantine, "sharing": sharing, "protected": settings.get("glance", "protected")}
+        target = options.connect_target(args, settings, cloud=clouds[0] if clouds else None)
     try:
         result = import_image(spec, _options(args, settings, properties, progress, **gates), target)
     finally:
@@ -238,6 +244,42 @@ def _import(args: argparse.Namespace) -> int:
         log.error("FORCED: imported although %s did not match", ", ".join(result.flow.forced))
     _report(result, args.json, args.quiet)
     return errors.OK
+
+
+def _refuse_fan_out(settings: Settings, quarantine: Any, share: Sequence[str]) -> None:
+    """What one read into several clouds does not do yet, refused before anything is read."""
+    if settings.get("target", "kind") != "glance":
+        raise UsageError("several clouds ([glance] clouds, --os-cloud twice) are Glance clouds: not with --target")
+    if quarantine is not None or share or settings.get("sharing", "projects") or settings.get("sharing", "vo_map"):
+        raise UsageError("importing into several clouds at once does not quarantine or share yet: "
+                         "import into one cloud at a time (--os-cloud NAME) for that")
+
+
+def _fan_out(args: argparse.Namespace, settings: Settings, spec: ImageSpec, opts: ImportOptions,
+             clouds: Sequence[str]) -> int:
+    """One read into every cloud; exit 0, 8 when some clouds failed, else the clouds' common error."""
+    from glancing.fanout import import_everywhere
+    from glancing.targets.glance import connect
+
+    targets: Dict[str, object] = {}
+    for cloud in clouds:
+        try:
+            targets[cloud] = connect(args, options.glance_settings(settings), cloud=cloud)
+        except errors.GlancingError as e:  # a cloud that cannot be reached fails alone
+            targets[cloud] = e
+    try:
+        result = import_everywhere(spec, opts, targets)  # type: ignore[arg-type]
+    finally:
+        if opts.progress:
+            opts.progress.finish()
+    if args.json:
+        common.print_json(result.as_json())
+    for outcome in result.outcomes:
+        if outcome.error is not None:
+            print(f"glancing: error: cloud {outcome.cloud}: {outcome.error}", file=sys.stderr)
+        elif outcome.result is not None and not args.json:
+            _report(outcome.result, False, args.quiet)
+    return result.exit_code()
 
 
 def _merge(spec: ImageSpec, user: Dict[str, str]) -> ImageSpec:

@@ -135,9 +135,13 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     return p
 
 
-def _connect(args: argparse.Namespace, settings: Settings) -> Any:
+def _connect(args: argparse.Namespace, settings: Settings, cloud: Optional[str] = None) -> Any:
     def connect() -> Target:
-        return options.connect_target(args, settings)  # type: ignore[no-any-return]
+        clouds = settings.get("glance", "clouds") or ()
+        if cloud is None and len(clouds) > 1:
+            raise errors.UsageError(f"this command works on one cloud; {len(clouds)} are given "
+                                    "(--os-cloud or [glance] clouds): name one with --os-cloud")
+        return options.connect_target(args, settings, cloud=cloud or (clouds[0] if clouds else None))  # type: ignore[no-any-return]
     return connect
 
 
@@ -166,6 +170,7 @@ def _sync(args: argparse.Namespace) -> int:
                                import_options=ImportOptions(
                                    http=options.http_settings(settings), tmp_dir=settings.get("fetch", "tmp_dir"),
                                    conversion=options.conversion_settings(settings),
+                                   method=settings.get("glance", "import_method"),
                                    **manager_quarantine.gates(settings, args.dry_run)),
                                image_retry=RetryPolicy(retries=settings.get("manager", "image_retries"),
                                                        backoff=settings.get("manager", "image_backoff")))
@@ -176,6 +181,11 @@ def _sync(args: argparse.Namespace) -> int:
     subs: list = []
     request = replace(request, subscriptions=manager_sync.subscriptions_step(
         args, settings, sync_options.import_options, subs))
+    clouds = settings.get("glance", "clouds") or ()
+    if len(clouds) > 1:
+        from glancing.cli.manager_clouds import sync_each
+
+        return sync_each(args, clouds, request, lambda c: _connect(args, settings, c), _fetcher(args, settings))
     report = service.run_sync(request, _connect(args, settings), _fetcher(args, settings))
     return manager_sync.print_sync(args, report, subs[0] if subs else None)
 

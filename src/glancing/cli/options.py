@@ -26,6 +26,7 @@ OPTION_KEYS: Dict[str, str] = {
     "ca_file": "fetch.ca_file", "keep": "manager.keep", "jobs": "manager.jobs", "lock": "manager.lock",
     "metrics_file": "manager.metrics", "db": "manager.database", "target": "target.kind",
     "quarantine": "quarantine.enabled", "protected": "glance.protected", "disk_formats": "glance.disk_formats",
+    "method": "glance.import_method", "stores": "glance.stores", "os_cloud": "glance.clouds",
 }
 
 
@@ -115,7 +116,32 @@ def glance_settings(settings: Settings) -> Any:
     from glancing.targets.glance import GlanceSettings
 
     return GlanceSettings(retries=settings.get("glance", "retries"), backoff=settings.get("glance", "backoff"),
-                          discard_timeout=settings.get("glance", "discard_timeout"))
+                          discard_timeout=settings.get("glance", "discard_timeout"),
+                          stores=tuple(settings.get("glance", "stores") or ()),
+                          import_timeout=settings.get("glance", "import_timeout"))
+
+
+def add_scale_options(group: Any) -> None:
+    """Where Glance moves the bytes itself: --method and --stores (see README, "Glance moves the bytes")."""
+    from glancing.settings import KEYS
+
+    parse_names = next(k.parse for k in KEYS if k.dotted == "glance.stores")
+    group.add_argument("--method", choices=("upload", "web-download", "auto"),
+                       help="how the bytes reach Glance: upload through this host, web-download (Glance "
+                            "fetches the URL; needs an expected md5 or sha512), auto ([glance] import_method, "
+                            "default upload)")
+    group.add_argument("--stores", type=_argtype(parse_names), metavar="STORE[,STORE...]",
+                       help="Glance multi-store backends: upload to the first, copy to the others, publish "
+                            "once every store holds it ([glance] stores)")
+
+
+def _argtype(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return convert
 
 
 def trust_policy(args: argparse.Namespace, settings: Optional[Settings] = None) -> Any:
@@ -178,12 +204,13 @@ def one_settings(settings: Settings) -> Any:
                        register_from=get("register_from"))
 
 
-def connect_target(args: argparse.Namespace, settings: Settings) -> Any:
-    """The target ``[target] kind`` names (--target), connected. Raises GlanceError or UsageError."""
+def connect_target(args: argparse.Namespace, settings: Settings, cloud: Optional[str] = None) -> Any:
+    """The target ``[target] kind`` names (--target), connected; ``cloud``: the clouds.yaml entry
+    of a Glance when several were given. Raises GlanceError or UsageError."""
     if settings.get("target", "kind") == "opennebula":
         from glancing.targets.opennebula import connect as one
 
         return one(one_settings(settings))
     from glancing.targets.glance import connect as glance
 
-    return glance(args, glance_settings(settings))
+    return glance(args, glance_settings(settings), cloud=cloud)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 from glancing.errors import GlanceError, UsageError
 
@@ -38,6 +38,14 @@ def register_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> 
     parser.set_defaults(openstack_dests=tuple(adapter.dests))
 
 
+class _AppendTuple(argparse.Action):
+    """Collects a repeated option into a tuple (the shape of the [glance] clouds setting)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Any = None) -> None:
+        setattr(namespace, self.dest, tuple(dict.fromkeys((*(getattr(namespace, self.dest) or ()), values))))
+
+
 class _GroupAdapter:
     """Lets openstack.config add its options to an argument group, so --help shows them together."""
 
@@ -47,6 +55,13 @@ class _GroupAdapter:
         self.dests: list = []
 
     def add_argument(self, *args: Any, **kwargs: Any) -> Any:
+        if "--os-cloud" in args:
+            # Repeatable: one read of the image fanned out to every cloud named. The OS_CLOUD
+            # default is kept aside; [glance] clouds comes between the two.
+            self._parser.set_defaults(os_cloud_env=kwargs.get("default"))
+            kwargs.update(action=_AppendTuple, default=None,
+                          help="a clouds.yaml entry; repeat it to import into several clouds from one read "
+                               "([glance] clouds, $OS_CLOUD)")
         action = self._group.add_argument(*args, **kwargs)
         self.dests.append(action.dest)
         return action
@@ -58,14 +73,22 @@ class _GroupAdapter:
         return getattr(self._parser, name)
 
 
-def glance_client(args: argparse.Namespace) -> Any:
-    """A python-glanceclient v2 client for the cloud the options and environment describe."""
+def glance_client(args: argparse.Namespace, cloud: Optional[str] = None) -> Any:
+    """A python-glanceclient v2 client for the cloud the options and environment describe
+    (``cloud``: that clouds.yaml entry; else the one --os-cloud, else $OS_CLOUD)."""
     import glanceclient
     import keystoneauth1.exceptions
     import openstack.exceptions
 
     only_openstack = argparse.Namespace(**{k: getattr(args, k) for k in getattr(args, "openstack_dests", ())
                                            if hasattr(args, k)})
+    named = getattr(args, "os_cloud", None)
+    if cloud is None and isinstance(named, tuple):
+        if len(named) > 1:
+            raise UsageError("several --os-cloud given: this command imports into one cloud at a time")
+        cloud = named[0] if named else None
+    if hasattr(only_openstack, "os_cloud"):
+        only_openstack.os_cloud = cloud or getattr(args, "os_cloud_env", None)
     try:
         region = _config().get_one(argparse=only_openstack)
         session = region.get_session()

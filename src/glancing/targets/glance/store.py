@@ -160,11 +160,39 @@ class GlanceStore:
         body = self._call("create an image", lambda: self._http.post("/v2/images", data=fields)[1])
         return dict(body or {})
 
-    def upload(self, image_id: str, data: Any, size: Optional[int] = None) -> None:
+    def upload(self, image_id: str, data: Any, size: Optional[int] = None, store: Optional[str] = None) -> None:
         """Stream ``data`` (an object with read(n)) into the image; chunked transfer when size is None.
-        Never retried: the stream is consumed."""
+        ``store``: the multi-store backend to write to (None: Glance's default). Never retried:
+        the stream is consumed."""
         with _calling(f"upload image data to {image_id}"):
-            self._images.upload(image_id, data, image_size=size)
+            self._images.upload(image_id, data, image_size=size, **({"backend": store} if store else {}))
+
+    def start_import(self, image_id: str, method: str, uri: Optional[str] = None,
+                     stores: Sequence[str] = ()) -> None:
+        """Ask Glance to move the bytes itself (interoperable import: web-download, copy-image).
+        Not retried: a second request for a running import is refused (409), and the caller's
+        wait reports what Glance did."""
+        body: Dict[str, Any] = {"method": {"name": method, **({"uri": uri} if uri else {})}}
+        if stores:
+            body.update(stores=list(stores), all_stores_must_succeed=True)
+        with _calling(f"start the {method} import of image {image_id}"):
+            self._http.post(f"/v2/images/{image_id}/import", data=body)
+
+    def tasks(self, image_id: str) -> List[Dict[str, Any]]:
+        """The import tasks Glance ran for the image (newest first as Glance lists them)."""
+        body = self._call(f"list the tasks of image {image_id}",
+                          lambda: self._http.get(f"/v2/images/{image_id}/tasks")[1])
+        return [dict(t) for t in (body or {}).get("tasks", [])]
+
+    def stores(self) -> List[Dict[str, Any]]:
+        """The multi-store backends (GET /v2/info/stores); [] when Glance has a single store."""
+        try:
+            body = self._call("list the Glance stores", lambda: self._http.get("/v2/info/stores")[1])
+        except GlanceError as e:
+            if status_of(e) in (404, 410):  # multi-store not enabled
+                return []
+            raise
+        return [dict(s) for s in (body or {}).get("stores", [])]
 
     def update(self, image_id: str, remove: Sequence[str] = (), tags: Optional[Sequence[str]] = None,
                **fields: Any) -> Dict[str, Any]:

@@ -20,6 +20,7 @@ from glancing.retry import RetryPolicy
 from glancing.targets import names
 from glancing.targets.base import (Image, LeftoverPolicy, Limits, Payload, PayloadKind, Release, Staged,
                                    StageRequest, StoredCopy, UploadInterrupted, judge_leftover)
+from glancing.targets.glance import importer
 from glancing.targets.glance.store import GlanceStore, MemberStore, is_transient
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class GlanceSettings:
     retries: int = 3             # further attempts of an idempotent request on 5xx / lost connection
     backoff: float = 0.5         # first pause, doubled each time (jittered)
     discard_timeout: float = 120.0  # how long a discarded upload's DELETE is retried (5xx, 409)
+    stores: Tuple[str, ...] = ()  # multi-store: upload to the first, Glance copies to the others
+    import_timeout: float = 3600.0  # how long Glance's web-download / copy-image tasks are awaited
 
     def request_policy(self) -> RetryPolicy:
         return RetryPolicy(retries=self.retries, backoff=self.backoff)
@@ -76,13 +79,16 @@ class GlanceTarget:
 
     limits = LIMITS
     computes: Tuple[str, ...] = COMPUTES
-    accepts: FrozenSet[PayloadKind] = frozenset({PayloadKind.STREAM})
+    # A URL is fetched by Glance itself (web-download, see importer).
+    accepts: FrozenSet[PayloadKind] = frozenset({PayloadKind.STREAM, PayloadKind.URL})
 
     def __init__(self, store: GlanceStore, project: Optional[str] = None,
-                 discard_retry: RetryPolicy = GlanceSettings().discard_policy()) -> None:
+                 discard_retry: RetryPolicy = GlanceSettings().discard_policy(),
+                 stores: Sequence[str] = (), wait: importer.ImportWait = importer.ImportWait()) -> None:
         self.store, self.project, self.discard_retry = store, project, discard_retry
         self.members = MemberStore(store)
         self._holding: Set[str] = set()  # the uploads this process holds in quarantine
+        self.stores, self.wait = tuple(stores), wait
 
     def _mine(self) -> Dict[str, Any]:
         # Without it a listing also returns other projects' public, shared and community images,
@@ -105,8 +111,8 @@ class GlanceTarget:
         return self.store.get(image_id)
 
     def stage(self, request: StageRequest, payload: Payload) -> Staged:
-        if payload.kind is not PayloadKind.STREAM:
-            raise UsageError(f"Glance takes an image as a byte stream, not a {payload.kind.value}")
+        if payload.kind not in self.accepts:
+            raise UsageError(f"Glance takes an image as a byte stream or a URL, not a {payload.kind.value}")
         self.limits.check_name(request.name)
         image = self.store.create(
             name=pending_name(request.name, self.limits), disk_format=request.disk_format,
@@ -114,7 +120,13 @@ class GlanceTarget:
             tags=[names.TAG_MANAGED, names.TAG_PENDING], **request.mark.properties(request.name))
         staged = Staged(image["id"], image.get("name") or "")
         try:
-            self.store.upload(staged.id, payload.stream, payload.size)
+            if payload.kind is PayloadKind.URL:
+                importer.web_download(self.store, staged.id, str(payload.url), self.stores, self.wait)
+            else:
+                self.store.upload(staged.id, payload.stream, payload.size, store=self.stores[0] if self.stores else None)
+                if self.stores[1:]:
+                    # Published only once every store holds it: the copy is part of staging.
+                    importer.copy_to(self.store, staged.id, self.stores[:1], self.stores[1:], self.wait)
         except BaseException as e:
             self.discard(staged.id)
             if isinstance(e, GlanceError) and is_transient(e):
