@@ -13,7 +13,7 @@ import contextlib
 import copy
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Mapping, Tuple
+from typing import Any, Iterator, List, Mapping, Tuple
 
 import rdflib
 from lxml import etree
