@@ -62,7 +62,7 @@ def member_clouds(names: Sequence[str]) -> List[Member]:
 
     found: List[Member] = []
     for name in names:
-        store = GlanceStore(glance_client(argparse.Namespace(os_cloud=name, openstack_dests=("os_cloud",))))
+        store = GlanceStore(glance_client(argparse.Namespace(openstack_dests=("os_cloud",)), cloud=name))
         session = store.session
         access = session.auth.get_access(session)
         project = str(access.project_id)

@@ -83,11 +83,13 @@ def glance_client(args: argparse.Namespace, cloud: Optional[str] = None) -> Any:
     only_openstack = argparse.Namespace(**{k: getattr(args, k) for k in getattr(args, "openstack_dests", ())
                                            if hasattr(args, k)})
     named = getattr(args, "os_cloud", None)
+    if isinstance(named, str):  # a namespace made in code names one cloud
+        named = (named,)
     if cloud is None and isinstance(named, tuple):
         if len(named) > 1:
             raise UsageError("several --os-cloud given: this command imports into one cloud at a time")
         cloud = named[0] if named else None
-    if hasattr(only_openstack, "os_cloud"):
+    if cloud is not None or hasattr(only_openstack, "os_cloud"):
         only_openstack.os_cloud = cloud or getattr(args, "os_cloud_env", None)
     try:
         region = _config().get_one(argparse=only_openstack)
