@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from glancing.errors import EnvironmentProblem
+from glancing.procs import kill_group
 
 AGENT = Path(__file__).resolve().parent / "agent.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -102,21 +102,13 @@ def _run(argv: Sequence[str], env: Mapping[str, str], timeout: float) -> Tuple[i
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
+        kill_group(proc)
         raise InspectionFailed(f"the inspection ran longer than {timeout:g} s and was stopped") from None
     except BaseException:
-        _kill_group(proc)  # interrupted: the appliance must not outlive the run
+        kill_group(proc)  # interrupted: the appliance must not outlive the run
         raise
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
-
-def _kill_group(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    # The appliance's qemu runs in the agent's process group (its own session): killed with it.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.communicate()
 
 
 def _attempts(tcg: str) -> List[bool]:

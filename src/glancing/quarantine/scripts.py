@@ -9,13 +9,13 @@ longer than the timeout (its whole process group is then killed), fails.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
+from glancing.procs import kill_group
 from glancing.quarantine.checks import Outcome, Status
 
 OUTPUT_MAX = 2000  # characters of a script's output kept in its outcome
@@ -67,10 +67,10 @@ def run_script(script: Path, context: ScriptContext, timeout: float, base_env: M
         try:
             code: Optional[int] = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            kill_group(proc)
             code = None
         except BaseException:
-            _kill_group(proc)  # interrupted: the script and what it started must not outlive the run
+            kill_group(proc)  # interrupted: the script and what it started must not outlive the run
             raise
         output.seek(0)
         said = _tail(output.read())
@@ -80,13 +80,6 @@ def run_script(script: Path, context: ScriptContext, timeout: float, base_env: M
         return Outcome(name, Status.FAIL, f"exit status {code}. {said}".strip())
     return Outcome(name, Status.PASS, said)
 
-
-def _kill_group(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
 
 
 def run_scripts(directory: Optional[str], context: ScriptContext, timeout: float,

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
+from glancing.procs import kill_group
 from glancing.targets.names import stamp
 
 log = logging.getLogger(__name__)
@@ -116,7 +115,7 @@ def run_handler(command: str, env: Mapping[str, str], timeout: float) -> Optiona
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            kill_group(proc)
             return f"the event command ran longer than {timeout:g} s and was killed"
         if code == 0:
             return None
@@ -125,13 +124,6 @@ def run_handler(command: str, env: Mapping[str, str], timeout: float) -> Optiona
         said = f": {lines[-1].strip()[:200]}" if lines else ""
         return f"the event command exited with status {code}{said}"
 
-
-def _kill_group(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
 
 
 class EventLog:
