@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import os
 import re
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict
 
 from glancing import errors
 from glancing.cli.common import print_json
-from glancing.cli.options import http_settings, load_settings
+from glancing.cli.options import add_signer_options, http_settings, load_settings, load_signer
 from glancing.errors import SourceError, UsageError
 
 Clock = Callable[[], dt.datetime]
@@ -84,16 +82,6 @@ def write_file(path: str, data: bytes) -> None:
         raise SourceError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def _signer(args: argparse.Namespace, now: dt.datetime) -> Any:
-    from glancing.trust.credentials import load_signer
-
-    prompt = getpass.getpass if sys.stdin.isatty() else None
-    return load_signer(Path(args.cert) if args.cert else None, Path(args.key) if args.key else None,
-                       p12=Path(args.p12) if args.p12 else None,
-                       password_file=Path(args.password_file) if args.password_file else None,
-                       prompt=prompt, now=now)
-
-
 def _report(args: argparse.Namespace, payload: Dict[str, Any], line: str) -> None:
     if args.json:
         print_json(payload)
@@ -125,7 +113,7 @@ def run_sign(args: argparse.Namespace, now: Clock = _utcnow) -> int:
 
     when = now()
     data = _read(args.record)
-    signer = _signer(args, when)
+    signer = load_signer(args, when)
     signed = records.sign(data, signer, args.record, when, email=args.email, sha256=args.sha256)
     write_file(args.output, signed)
     method = "rsa-sha256" if args.sha256 else "rsa-sha1"
@@ -168,7 +156,7 @@ def run_deprecate(args: argparse.Namespace, now: Clock = _utcnow) -> int:
     from glancing.publish import records
 
     when = now()
-    signer = _signer(args, when)
+    signer = load_signer(args, when)
     settings = load_settings(args)
     marketplace, http = _marketplace(settings), http_settings(settings)
     latest = records.fetch_latest(args.identifier, args.email, marketplace, signer, http)
@@ -184,12 +172,7 @@ def run_deprecate(args: argparse.Namespace, now: Clock = _utcnow) -> int:
 
 
 def _add_signer_options(p: argparse.ArgumentParser) -> None:
-    group = p.add_argument_group("signing credentials (the endorser's grid certificate)")
-    group.add_argument("--cert", metavar="FILE", help="certificate, PEM or DER (e.g. ~/.globus/usercert.pem)")
-    group.add_argument("--key", metavar="FILE", help="its private key (default: in --cert)")
-    group.add_argument("--p12", metavar="FILE", help="PKCS#12 file holding both, instead of --cert/--key")
-    group.add_argument("--password-file", metavar="FILE",
-                       help="first line: the password of an encrypted key or PKCS#12 (else a prompt)")
+    group = add_signer_options(p)
     group.add_argument("--sha256", action="store_true",
                        help="sign rsa-sha256/sha256 instead of rsa-sha1/sha1: glancing accepts it, the "
                             "StratusLab marketplace's validator does NOT (see 'sign --help')")

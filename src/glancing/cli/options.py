@@ -214,3 +214,31 @@ def connect_target(args: argparse.Namespace, settings: Settings, cloud: Optional
     from glancing.targets.glance import connect as glance
 
     return glance(args, glance_settings(settings), cloud=cloud)
+
+
+def add_signer_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The endorser's signing credentials (a PEM pair or PKCS#12), as every signing command takes them."""
+    group = p.add_argument_group("signing credentials (the endorser's grid certificate)")
+    group.add_argument("--cert", metavar="FILE", help="certificate, PEM or DER (e.g. ~/.globus/usercert.pem); "
+                       "further certificates in it are sent as the chain")
+    group.add_argument("--key", metavar="FILE", help="its private key (default: in --cert)")
+    group.add_argument("--p12", metavar="FILE", help="PKCS#12 file holding both, instead of --cert/--key")
+    group.add_argument("--password-file", metavar="FILE",
+                       help="first line: the password of an encrypted key or PKCS#12 (else asked on a terminal)")
+    return group
+
+
+def load_signer(args: argparse.Namespace, now: Optional[datetime.datetime] = None) -> Any:
+    """The credentials ``add_signer_options`` names, loaded and checked; the password of an
+    encrypted key is asked only on a terminal (trust.credentials says what to give otherwise)."""
+    import getpass
+    import sys
+    from pathlib import Path
+
+    from glancing.trust.credentials import load_signer as load
+
+    def path(value: Optional[str]) -> Optional[Path]:
+        return Path(value).expanduser() if value else None
+
+    return load(path(args.cert), path(args.key), p12=path(args.p12), password_file=path(args.password_file),
+                prompt=getpass.getpass if sys.stdin.isatty() else None, now=now)

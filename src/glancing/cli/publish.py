@@ -15,7 +15,7 @@ from glancing import __version__, errors
 from glancing.cli import publish_cmds as cmds
 from glancing.cli.common import Parser
 from glancing.cli.common import main as cli_main
-from glancing.cli.options import add_config_option, add_trust_options
+from glancing.cli.options import add_config_option, add_signer_options, add_trust_options
 from glancing.publish.images import COMPRESSIONS
 
 PROG = "glancing-publish"
@@ -82,13 +82,6 @@ def _upload_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ca-file", metavar="FILE", help="CA bundle for https destinations ([fetch] ca_file)")
 
 
-def _credential_options(p: argparse.ArgumentParser) -> None:
-    group = p.add_argument_group("signing certificate (PEM pair or PKCS#12)")
-    group.add_argument("--cert", metavar="FILE", help="certificate (PEM; further certificates in it are sent as the chain)")
-    group.add_argument("--key", metavar="FILE", help="private key (default: the --cert file)")
-    group.add_argument("--p12", metavar="FILE", help="PKCS#12 file with key and certificate")
-    group.add_argument("--password-file", metavar="FILE",
-                       help="first line: the password of the key or PKCS#12 file (else asked on a terminal)")
 
 
 def _list_parsers(sub: argparse._SubParsersAction) -> None:
@@ -165,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _leaf(sub, "sign", help="sign LIST's next version", description=SIGN_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("list", metavar="LIST")
-    _credential_options(p)
+    add_signer_options(p)
     p.add_argument("--email", help="hv:email of the endorser (default: the certificate's e-mail)")
     p.add_argument("-o", "--output", metavar="FILE", help="also write the signed list here")
     p.set_defaults(func=cmds.sign)

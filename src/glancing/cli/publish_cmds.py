@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
-import sys
 from pathlib import Path
 from typing import Any, Dict, Optional
 from urllib.parse import urlsplit
@@ -21,7 +19,6 @@ from glancing.publish.sign import sign_list
 from glancing.publish.upload import UploadSettings
 from glancing.settings import Settings, parse_duration
 from glancing.subscriptions.db import Database
-from glancing.trust.credentials import load_signer
 
 # argparse dest -> [publish] key (the shared table in cli/options.py maps "db" to the manager's).
 PUBLISH_KEYS = {"publish_db": "publish.database", "uri_match": "publish.uri_match",
@@ -175,19 +172,12 @@ def image_upload(args: argparse.Namespace) -> int:
     return _say(args, uri, {"hv:uri": uri})
 
 
-def _prompt(question: str) -> str:
-    if not sys.stdin.isatty():
-        raise UsageError("the key is encrypted and there is no terminal to ask: give --password-file FILE")
-    return getpass.getpass(question)
-
-
 def _path(value: Optional[str]) -> Optional[Path]:
     return Path(value).expanduser() if value else None
 
 
 def sign(args: argparse.Namespace) -> int:
-    creds = load_signer(_path(args.cert), _path(args.key), p12=_path(args.p12),
-                        password_file=_path(args.password_file), prompt=_prompt)
+    creds = options.load_signer(args)
     with _db(_settings(args)) as db:
         signed = sign_list(db, args.list, creds, now=dt.datetime.now(dt.timezone.utc), email=args.email)
     if args.output:
