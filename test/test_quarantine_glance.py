@@ -10,9 +10,7 @@ without inspection (checks = none): they need no appliance.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
@@ -20,27 +18,10 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 from guestkit import PASSWORD_SHADOW, linux_tree, qcow2_of
-
-BIN = Path(sys.executable).parent
-LABCONF = sys.modules["glancing_labconf"]
-
+from sharekit import run_glancing, second_glance
 
 def _glancing(lab: Any, config: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env.update(lab.env, GLANCING_CONFIG=str(config))
-    return subprocess.run([str(BIN / "glancing"), *args], env=env, capture_output=True, text=True, timeout=900,
-                          stdin=subprocess.DEVNULL)
-
-
-def _second_glance() -> Any:
-    from glanceclient import Client
-    from keystoneauth1 import session
-    from keystoneauth1.identity import v3
-
-    who = LABCONF.SECOND
-    auth = v3.Password(auth_url=LABCONF.AUTH_URL, username=who["username"], password=who["password"],
-                       project_name=who["project"], user_domain_name="Default", project_domain_name="Default")
-    return Client("2", session=session.Session(auth=auth))
+    return run_glancing(lab, config, *args, timeout=900)  # two libguestfs launches at most
 
 
 def _named(admin: Any, name: str) -> List[Dict[str, Any]]:
@@ -123,14 +104,14 @@ def test_clean_image_passes_and_is_released_shared_and_accepted(lab: Any, releas
         "cloud-init": "pass", "os-matches": "pass"}
     admin = lab.admin_glance()
     new = dict(admin.images.get(out["image_id"]))
-    second_id = _second_glance().http_client.get_project_id()
+    second_id = second_glance().http_client.get_project_id()
     assert (new["name"], new["visibility"], new["os_hidden"], new["protected"]) == (released.name, "shared", False, True)
     assert "glancing-quarantine" not in new["tags"] and "glancing-pending" not in new["tags"]
     # Shared with the second project only (the test project is that same project here), accepted
     # with its own clouds.yaml credentials, and visible in its listing.
     assert _members(admin, new["id"]) == {second_id: "accepted"}
     assert out["acceptance"] == {second_id: "accepted"}
-    assert new["id"] in {i["id"] for i in _second_glance().images.list(filters={"name": released.name})}
+    assert new["id"] in {i["id"] for i in second_glance().images.list(filters={"name": released.name})}
 
 
 def test_released_image_retires_the_old_one_unprotected(lab: Any, released: Run) -> None:
@@ -156,7 +137,7 @@ def test_dirty_image_is_rejected_and_kept_hidden_private_unshared(lab: Any, reje
     from glanceclient import exc
 
     with pytest.raises(exc.HTTPNotFound):  # the test project no longer sees it: private, no members
-        _second_glance().images.get(image["id"])
+        second_glance().images.get(image["id"])
     # The current image stays current, and nothing else of that name appeared.
     visible = [i for i in _named(admin, rejected.name) if not i["os_hidden"]]
     assert [i["id"] for i in visible] == [rejected.old_id]
@@ -202,7 +183,7 @@ def test_held_image_is_hidden_and_shared_with_the_test_project_alone_until_rejec
     from labtarget import lab_target, remove
 
     target = lab_target(lab)
-    second_id = _second_glance().http_client.get_project_id()
+    second_id = second_glance().http_client.get_project_id()
     name = f"quar-held-{uuid.uuid4().hex[:8]}"
     try:
         staged = target.stage(StageRequest(name, "raw", "bare", PendingMark.here("glancing")),

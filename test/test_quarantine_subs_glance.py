@@ -8,31 +8,17 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from images import make_qcow2
-from labtarget import lab_target, remove
 from subs_sync_helpers import row, served, store_list
+from test_subs_sync_glance import world  # noqa: F401 - the same site, as a fixture
 
 from glancing.pipeline import ImportOptions
 from glancing.quarantine.gate import QuarantinePolicy
 from glancing.subscriptions import events as ev
 from glancing.subscriptions.cache import Cache, CacheSettings
-from glancing.subscriptions.db import Database
 from glancing.subscriptions.sync import SubsSyncOptions, sync_subscriptions
 from glancing.targets import names
-
-
-@pytest.fixture
-def world(tmp_path: Path, http_server, lab):
-    www = tmp_path / "www"
-    www.mkdir()
-    target = lab_target(lab)
-    with Database.open(str(tmp_path / "state" / "glancing.db")) as db:
-        yield tmp_path, www, http_server(www), target, db
-    remove(lab.admin_glance(), target.store.created)
 
 
 def _policy(tmp: Path) -> QuarantinePolicy:

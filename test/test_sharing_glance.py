@@ -8,33 +8,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any, Dict
 
 import pytest
-
-BIN = Path(sys.executable).parent
-LABCONF = sys.modules["glancing_labconf"]
-
-
-def _glancing(lab: Any, config: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env.update(lab.env, GLANCING_CONFIG=str(config))
-    return subprocess.run([str(BIN / "glancing"), *args], env=env, capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
-
-
-def _second() -> Any:
-    from glanceclient import Client
-    from keystoneauth1 import session
-    from keystoneauth1.identity import v3
-
-    who = LABCONF.SECOND
-    auth = v3.Password(auth_url=LABCONF.AUTH_URL, username=who["username"], password=who["password"],
-                       project_name=who["project"], user_domain_name="Default", project_domain_name="Default")
-    return Client("2", session=session.Session(auth=auth))
+from sharekit import BIN, run_glancing, second_glance
 
 
 def _members(admin: Any, image_id: str) -> Dict[str, str]:
@@ -59,20 +38,20 @@ def config(tmp_path: Path) -> Path:
 def test_vo_map_shares_and_accepts_then_a_new_version_keeps_the_members(lab: Any, glance_cleanup: Any,
                                                                         tmp_path: Path, config: Path) -> None:
     name = f"share-vo-{uuid.uuid4().hex[:8]}"
-    first = _glancing(lab, config, "--json", "-n", name, "--property", "vmcatcher_event_vo=testvo",
+    first = run_glancing(lab, config, "--json", "-n", name, "--property", "vmcatcher_event_vo=testvo",
                       str(_disk(tmp_path, "1M")))
     assert first.returncode == 0, first.stderr
     old = json.loads(first.stdout)
-    second_project = _second().http_client.get_project_id()
+    second_project = second_glance().http_client.get_project_id()
     admin = lab.admin_glance()
     assert old["members"] == [second_project] and old["acceptance"] == {second_project: "accepted"}
     assert dict(admin.images.get(old["image_id"]))["visibility"] == "shared"
-    assert old["image_id"] in {i["id"] for i in _second().images.list(filters={"name": name})}
+    assert old["image_id"] in {i["id"] for i in second_glance().images.list(filters={"name": name})}
 
     # The next version: no --share, no VO; it reaches the same projects, and the backup keeps them.
     plain = tmp_path / "plain.conf"
     plain.write_text("[sharing]\nmember_clouds = lab-second\n")
-    again = _glancing(lab, plain, "--json", "-n", name, str(_disk(tmp_path, "2M")))
+    again = run_glancing(lab, plain, "--json", "-n", name, str(_disk(tmp_path, "2M")))
     assert again.returncode == 0, again.stderr
     new = json.loads(again.stdout)
     assert new["members"] == [second_project] and new["acceptance"] == {second_project: "accepted"}
@@ -81,16 +60,16 @@ def test_vo_map_shares_and_accepts_then_a_new_version_keeps_the_members(lab: Any
     assert backup["os_hidden"] is True and "glancing-backup" in backup["tags"]
     assert _members(admin, old["image_id"]) == {second_project: "accepted"}
     # Running VMs of the second project keep their image: it can still read the backup.
-    assert _second().images.get(old["image_id"])["status"] == "active"
+    assert second_glance().images.get(old["image_id"])["status"] == "active"
 
 
 def test_share_by_name_without_member_credentials_is_shown_pending(lab: Any, glance_cleanup: Any,
                                                                    tmp_path: Path) -> None:
     conf = tmp_path / "glancing.conf"
     conf.write_text("")
-    second_project = _second().http_client.get_project_id()
+    second_project = second_glance().http_client.get_project_id()
     name = f"share-id-{uuid.uuid4().hex[:8]}"
-    res = _glancing(lab, conf, "-n", name, "--share", second_project, str(_disk(tmp_path, "1M")))
+    res = run_glancing(lab, conf, "-n", name, "--share", second_project, str(_disk(tmp_path, "1M")))
     assert res.returncode == 0, res.stderr
     assert f"shared with {second_project}: not accepted:" in res.stdout
     assert "openstack image set --accept" in res.stderr
@@ -103,7 +82,7 @@ def test_unknown_project_name_is_a_usage_error_before_any_upload(lab: Any, glanc
     conf = tmp_path / "glancing.conf"
     conf.write_text("")
     name = f"share-bad-{uuid.uuid4().hex[:8]}"
-    res = _glancing(lab, conf, "-n", name, "--share", "no-such-project", str(_disk(tmp_path, "1M")))
+    res = run_glancing(lab, conf, "-n", name, "--share", "no-such-project", str(_disk(tmp_path, "1M")))
     assert res.returncode == 2
     assert "cannot share with 'no-such-project'" in res.stderr and "Traceback" not in res.stderr
     assert list(lab.admin_glance().images.list(filters={"name": name})) == []
@@ -124,7 +103,7 @@ def test_manager_shares_accepts_and_carries_members_to_the_next_version(site: An
                                                                         monkeypatch: Any) -> None:
     v1 = site.publish("Shared", "1")
     site.report(ids=[v1])
-    second_project = _second().http_client.get_project_id()
+    second_project = second_glance().http_client.get_project_id()
     admin = site.lab.admin_glance()
     [first] = site.images("Shared")
     assert first["visibility"] == "shared" and _members(admin, first["id"]) == {second_project: "accepted"}
@@ -138,7 +117,7 @@ def test_manager_shares_accepts_and_carries_members_to_the_next_version(site: An
     assert [i["version"] for i in current] == ["2"]
     assert _members(admin, current[0]["id"]) == {second_project: "accepted"}
     assert _members(admin, first["id"]) == {second_project: "accepted"}  # the backup keeps its members
-    assert current[0]["id"] in {i["id"] for i in _second().images.list(filters={"name": site.title("Shared")})}
+    assert current[0]["id"] in {i["id"] for i in second_glance().images.list(filters={"name": site.title("Shared")})}
 
 
 def test_vmcatcher_event_vo_is_shared_through_the_vo_map(lab: Any, run_cli: Any, glance: Any, glance_cleanup: Any,
@@ -151,7 +130,7 @@ def test_vmcatcher_event_vo_is_shared_through_the_vo_map(lab: Any, run_cli: Any,
     out = cache.event(env)
     assert out["action"] == "imported", out
     [image] = cache.images(ident)
-    second_project = _second().http_client.get_project_id()
+    second_project = second_glance().http_client.get_project_id()
     assert image["visibility"] == "shared" and image["vmcatcher_event_vo"] == "testvo"
     assert _members(lab.admin_glance(), image["id"]) == {second_project: "accepted"}
 
@@ -168,6 +147,6 @@ def test_admin_resolves_names_through_keystone_and_accepts_itself(lab: Any, glan
                               "OS_CLIENT_CONFIG_FILE": lab.env["OS_CLIENT_CONFIG_FILE"], "GLANCING_CONFIG": str(conf)})
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
-    second_project = _second().http_client.get_project_id()
+    second_project = second_glance().http_client.get_project_id()
     assert out["members"] == [second_project] and out["acceptance"] == {second_project: "accepted"}
-    assert out["image_id"] in {i["id"] for i in _second().images.list(filters={"name": name})}
+    assert out["image_id"] in {i["id"] for i in second_glance().images.list(filters={"name": name})}
