@@ -5,6 +5,7 @@ own hidden upload, cross-check and swap; a failing cloud does not stop the other
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -155,3 +156,26 @@ def test_an_upload_cut_in_one_cloud_does_not_stop_the_other(lab, glance_cleanup,
     demo = lab.glance()
     assert not list(demo.images.list(filters={"name": name}))  # nothing published in the cut cloud
     assert len(gets(server, "/disk.qcow2")) == 1
+
+
+def test_protected_reaches_every_cloud_and_a_vmdk_is_refused_before_any_cloud(lab, glance_cleanup, run_cli, served,
+                                                                             name, clouds):
+    www, server = served
+    img = make_qcow2(www / "disk.qcow2", seed=b"fan protected", size_mib=2)
+    res = run_cli("glancing", "--os-cloud", "lab", "--os-cloud", "lab-second", "-n", name, "-s", digest(img),
+                  "--protected", "--json", server.url("disk.qcow2"), env=clouds)
+    admin = lab.admin_glance()
+    ids = [c.get("image_id") for c in json.loads(res.stdout)["clouds"]] if res.stdout else []
+    try:
+        assert res.returncode == 0, res.stderr
+        assert len(ids) == 2 and all(admin.images.get(i)["protected"] for i in ids)
+    finally:
+        for image_id in filter(None, ids):  # the sweep cannot delete a protected image
+            admin.images.update(image_id, protected=False)
+    before = all_ids(admin)
+    vmdk = www / "disk.vmdk"
+    subprocess.run(["qemu-img", "convert", "-q", "-O", "vmdk", str(img), str(vmdk)], check=True)
+    res = run_cli("glancing", "--os-cloud", "lab", "--os-cloud", "lab-second", "-n", name + "-v",
+                  "-s", digest(vmdk), server.url("disk.vmdk"), env=clouds)
+    assert res.returncode == 2 and "converts to qcow2" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert all_ids(admin) == before

@@ -297,7 +297,8 @@ def _publish(target: Target, staged: Staged, old: Sequence[Mapping[str, Any]], f
     try:
         pipeline.check_stored_copy(target, target.stored(staged), flow.result, spec)
         visibility = options.visibility or (old[0].get("visibility") if old else None) or "private"
-        target.release(staged, Release(name, visibility, pipeline.image_properties(spec, options, flow.result, {})))
+        target.release(staged, Release(name, visibility, pipeline.image_properties(spec, options, flow.result, {}),
+                                       protected=options.protected))
     except BaseException:
         target.discard(staged.id)
         raise

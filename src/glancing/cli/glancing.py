@@ -231,7 +231,8 @@ def _import(args: argparse.Namespace) -> int:
     progress = common.Progress() if common.want_progress(args) else None
     if len(clouds) > 1 and not args.dry_run:
         _refuse_fan_out(settings, quarantine, args.share)
-        return _fan_out(args, settings, spec, _options(args, settings, properties, progress), clouds)
+        return _fan_out(args, settings, spec, _options(args, settings, properties, progress,
+                                                       protected=gates["protected"]), clouds)
     target = None
     if not args.dry_run:
         target = options.connect_target(args, settings, cloud=clouds[0] if clouds else None)
