@@ -116,3 +116,10 @@ def test_the_auth_file_default_is_opennebulas(tmp_path: Path):
     s = Settings.load(env={}, files=[])
     assert s.get("opennebula", "auth_file") == "~/.one/one_auth"
     assert s.get("opennebula", "endpoint") == "http://localhost:2633/RPC2"
+
+
+def test_share_is_refused_for_opennebula_before_anything_is_registered(run_cli, one_sim, tmp_path):
+    disk = images.make_qcow2(tmp_path / "disk.qcow2", b"share")
+    res = run(run_cli, one_sim, tmp_path, "-s", images.digest(disk), "--share", "someproject", str(disk))
+    assert res.returncode == 2 and "[opennebula] group and permissions" in res.stderr
+    assert one_sim.world.images == {}

@@ -88,6 +88,9 @@ class Sharing:
         self._resolver: Optional[Resolver] = None
 
     def _ready(self, target: Any) -> Resolver:
+        if not hasattr(target, "members"):
+            raise UsageError("sharing with projects (--share, [sharing]) is Glance's: an OpenNebula image "
+                             "reaches users through [opennebula] group and permissions")
         with self._lock:
             if self._resolver is None:
                 self._members = member_clouds(self.clouds)
